@@ -1,0 +1,25 @@
+# genhep: generative models for high-energy physics.
+#   snakemake --cores all                      the default run (config/config.yaml)
+#   snakemake --cores all --configfile X.yaml  another run (merged over the default)
+from snakemake.utils import min_version, validate
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/preprocess.smk"
+
+
+rule all:
+    input:
+        FEATURES,
+        PREPROCESSED.values(),
+    default_target: True

@@ -1,0 +1,1 @@
+"""Reading ROOT files and reading/writing HDF5 tables, always atomically."""

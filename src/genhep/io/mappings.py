@@ -1,0 +1,164 @@
+"""Branch mappings: how a ROOT file's branches become genhep's jets or feature columns.
+
+Two kinds:
+    jets   jagged per-jet branches (pt, eta, phi, mass, tau1, tau2, tau3); the LHCO
+           features are computed from the two leading jets.
+    flat   one branch per output column (e.g. an ntuple that already holds mjj, ...).
+
+A field is a branch name, or ``{"branch": name, "index": i}`` for a fixed-size inner
+dimension (Delphes stores N-subjettiness as ``FatJet.Tau[5]``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from genhep.errors import GenhepError
+
+JET_KEYS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
+ENERGY_TO_TEV = {"MeV": 1e-6, "GeV": 1e-3, "TeV": 1.0}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # What the toy and pythia sources write.
+    "genhep": {
+        "kind": "jets",
+        "tree": "events",
+        "energy_unit": "GeV",
+        "jets": {k: f"jet_{k}" for k in JET_KEYS},
+        "label": "label",
+    },
+    # Delphes large-radius jets; N-subjettiness τ1..τ5 sit in one fixed-size branch.
+    "delphes": {
+        "kind": "jets",
+        "tree": "Delphes",
+        "energy_unit": "GeV",
+        "jets": {
+            "pt": "FatJet.PT",
+            "eta": "FatJet.Eta",
+            "phi": "FatJet.Phi",
+            "mass": "FatJet.Mass",
+            "tau1": {"branch": "FatJet.Tau[5]", "index": 0},
+            "tau2": {"branch": "FatJet.Tau[5]", "index": 1},
+            "tau3": {"branch": "FatJet.Tau[5]", "index": 2},
+        },
+        "label": None,
+    },
+    # CMS NanoAOD AK8 jets.
+    "nanoaod": {
+        "kind": "jets",
+        "tree": "Events",
+        "energy_unit": "GeV",
+        "jets": {k: f"FatJet_{k}" for k in JET_KEYS},
+        "label": None,
+    },
+    # A flat ntuple of LHCO features, one branch each, already in TeV.
+    "lhco_flat": {
+        "kind": "flat",
+        "tree": "events",
+        "columns": {
+            "mjj": {"branch": "mjj", "unit": "TeV"},
+            "mj_min": {"branch": "mj_min", "unit": "TeV"},
+            "delta_mj": {"branch": "delta_mj", "unit": "TeV"},
+            "tau21_min": {"branch": "tau21_min", "unit": ""},
+            "tau21_max": {"branch": "tau21_max", "unit": ""},
+        },
+        "label": "label",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    branch: str
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class BranchMapping:
+    kind: str
+    tree: str
+    fields: dict[str, Field]  # jets: JET_KEYS; flat: output column names
+    units: dict[str, str]  # flat: unit of each column as stored in the file
+    energy_unit: str
+    label: str | None
+
+    @property
+    def branches(self) -> list[str]:
+        names = [f.branch for f in self.fields.values()]
+        if self.label:
+            names.append(self.label)
+        return list(dict.fromkeys(names))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "tree": self.tree,
+            "energy_unit": self.energy_unit,
+            "fields": {k: [f.branch, f.index] for k, f in self.fields.items()},
+            "units": self.units,
+            "label": self.label,
+        }
+
+
+def _field(value: Any, where: str) -> Field:
+    if isinstance(value, str):
+        return Field(value)
+    if isinstance(value, Mapping) and isinstance(value.get("branch"), str):
+        index = value.get("index")
+        if index is not None and not isinstance(index, int):
+            raise GenhepError(f"config key {where}.index: must be an integer")
+        return Field(value["branch"], index)
+    raise GenhepError(f"config key {where}: must be a branch name or {{branch, index}}")
+
+
+def resolve_mapping(spec: str | Mapping[str, Any], tree: str | None = None) -> BranchMapping:
+    """A preset name, or a dict (optionally ``preset: name`` plus overrides), to a mapping."""
+    where = "files.mapping"
+    if isinstance(spec, str):
+        spec = {"preset": spec}
+    spec = dict(spec)
+    preset = spec.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise GenhepError(
+                f"config key {where}: unknown preset {preset!r} (known: {', '.join(PRESETS)})"
+            )
+        merged = copy.deepcopy(PRESETS[preset])
+        for key, value in spec.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+                merged[key].update(value)
+            else:
+                merged[key] = value
+        spec = merged
+    if tree:
+        spec["tree"] = tree
+    kind = spec.get("kind", "jets")
+    if kind not in ("jets", "flat"):
+        raise GenhepError(f"config key {where}.kind: must be 'jets' or 'flat', not {kind!r}")
+    if not spec.get("tree"):
+        raise GenhepError(f"config key {where}.tree: name the TTree to read")
+    energy_unit = spec.get("energy_unit", "GeV")
+    if energy_unit not in ENERGY_TO_TEV:
+        raise GenhepError(f"config key {where}.energy_unit: one of {list(ENERGY_TO_TEV)}")
+    units: dict[str, str] = {}
+    if kind == "jets":
+        jets = spec.get("jets") or {}
+        missing = [k for k in JET_KEYS if k not in jets]
+        if missing:
+            raise GenhepError(f"config key {where}.jets: missing {missing}")
+        fields = {k: _field(jets[k], f"{where}.jets.{k}") for k in JET_KEYS}
+    else:
+        columns = spec.get("columns") or {}
+        if not columns:
+            raise GenhepError(f"config key {where}.columns: a flat mapping needs columns")
+        fields, units = {}, {}
+        for name, value in columns.items():
+            fields[name] = _field(value, f"{where}.columns.{name}")
+            unit = value.get("unit", "") if isinstance(value, Mapping) else ""
+            if unit not in ("", *ENERGY_TO_TEV):
+                raise GenhepError(f"config key {where}.columns.{name}.unit: unknown unit {unit!r}")
+            units[name] = unit
+    return BranchMapping(kind, spec["tree"], fields, units, energy_unit, spec.get("label"))

@@ -1,0 +1,46 @@
+# Helpers shared by every rule file.
+import json
+import shlex
+from pathlib import Path
+
+# Stage scripts live next to the Snakefile, whatever the working directory.
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+
+
+def script(name):
+    """A stage script, as an input: editing it reruns the stage."""
+    return str(SCRIPTS / name)
+
+RESULTS = "results"
+ENV = "../../envs/genhep.yaml"
+
+FEATURES = f"{RESULTS}/features/events.h5"
+PREPROCESSED = {
+    "train": f"{RESULTS}/preprocessed/train.h5",
+    "val": f"{RESULTS}/preprocessed/val.h5",
+    "test": f"{RESULTS}/preprocessed/test.h5",
+    "transform": f"{RESULTS}/preprocessed/transform.json",
+}
+
+
+def as_json(obj):
+    """A config section as canonical JSON: a param that reruns the rule when it changes."""
+    return json.dumps(obj, sort_keys=True)
+
+
+def source_root_files():
+    if config["source"] == "toy":
+        return [f"{RESULTS}/data/toy.root"]
+    paths = config["files"]["paths"]
+    if not paths:
+        raise ValueError("config key files.paths: source is 'files' but no ROOT files are listed")
+    return paths
+
+
+def source_mapping():
+    return "genhep" if config["source"] == "toy" else config["files"]["mapping"]
+
+
+def tree_option():
+    tree = None if config["source"] == "toy" else config["files"]["tree"]
+    return f"--tree {shlex.quote(tree)}" if tree else ""

@@ -1,0 +1,25 @@
+# Split and invertible transforms, fitted on the training split only.
+
+
+rule preprocess:
+    input:
+        features=FEATURES,
+        script=script("preprocess.py"),
+    output:
+        **PREPROCESSED,
+    params:
+        preprocess=as_json(config["preprocess"]),
+    log:
+        f"{RESULTS}/logs/preprocess.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/preprocess.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        ENV
+    shell:
+        "python {input.script:q} --input {input.features:q} --params {params.preprocess:q}"
+        " --train {output.train:q} --val {output.val:q} --test {output.test:q}"
+        " --transform {output.transform:q} --log {log:q}"

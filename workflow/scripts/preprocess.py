@@ -1,0 +1,35 @@
+"""Split the feature table into train/val/test and fit the invertible transforms on train."""
+
+from pathlib import Path
+
+from genhep.cli import json_arg, log, parser, run
+from genhep.preprocess import preprocess
+
+
+def main(args):
+    cfg = args.params
+    summary = preprocess(
+        args.input,
+        {"train": args.train, "val": args.val, "test": args.test},
+        args.transform,
+        feature_names=cfg.get("features"),
+        context_name=cfg.get("context"),
+        fractions=cfg["split"],
+        seed=cfg["seed"],
+        steps=cfg["transforms"],
+        context_steps=cfg["context_transforms"],
+        margin=cfg["minmax_margin"],
+    )
+    for split, counts in summary.items():
+        log.info("%s: %d events (%d outside the training range, dropped)", split,
+                 counts["events"], counts["dropped_out_of_range"])
+
+
+if __name__ == "__main__":
+    p = parser(__doc__)
+    p.add_argument("--input", type=Path, required=True)
+    p.add_argument("--params", type=json_arg, required=True, help="the config's preprocess section")
+    for split in ("train", "val", "test"):
+        p.add_argument(f"--{split}", type=Path, required=True)
+    p.add_argument("--transform", type=Path, required=True)
+    run("preprocess", main, p.parse_args())
