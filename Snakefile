@@ -1,7 +1,9 @@
 # genhep: generative models for high-energy physics.
 #   snakemake --cores all                      the default run (config/config.yaml)
 #   snakemake --cores all --configfile X.yaml  another run (merged over the default)
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from genhep.config import validate_config
 
 min_version("8.20")
 
@@ -9,7 +11,7 @@ min_version("8.20")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
 
 
 include: "workflow/rules/common.smk"

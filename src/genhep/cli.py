@@ -49,5 +49,6 @@ def run(stage: str, main: Callable[[argparse.Namespace], None], args: argparse.N
     try:
         main(args)
     except GenhepError as err:
-        log.error("genhep %s: error: %s", stage, err)
+        # One line: messages from uproot and friends can span several.
+        log.error("genhep %s: error: %s", stage, " ".join(str(err).split()))
         sys.exit(1)

@@ -37,7 +37,9 @@ def leading_pair(jets: ak.Array) -> tuple[ak.Array, ak.Array, np.ndarray]:
 def invariant_mass(j1: ak.Array, j2: ak.Array) -> np.ndarray:
     """m(j1 + j2) from (pt, eta, phi, mass) with the vector library, in float64."""
     p1, p2 = (
-        vector.array({k: ak.to_numpy(j[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass")})
+        vector.array(
+            {k: ak.to_numpy(j[k]).astype(np.float64) for k in ("pt", "eta", "phi", "mass")}
+        )
         for j in (j1, j2)
     )
     return np.asarray((p1 + p2).mass)

@@ -88,7 +88,9 @@ def _chunk_features(
     """Features of one chunk after selection; drop counts are added to ``dropped``."""
     label = ak.to_numpy(arrays[mapping.label]).astype(np.int32) if mapping.label else None
     if mapping.kind == "jets":
-        jets = select_jets(_jets_from_chunk(arrays, mapping), selection.min_jet_pt, selection.max_abs_eta)
+        jets = select_jets(
+            _jets_from_chunk(arrays, mapping), selection.min_jet_pt, selection.max_abs_eta
+        )
         j1, j2, has_two = leading_pair(jets)
         dropped["fewer_than_2_jets"] += int((~has_two).sum())
         cols = lhco_features(j1, j2)
@@ -151,7 +153,8 @@ def ingest(
             reasons = ", ".join(f"{k}: {v}" for k, v in dropped.items() if v)
             raise GenhepError(
                 f"no events left after selection in {', '.join(map(str, paths))} "
-                f"(read {events_read}; dropped {reasons or 'none'}; selection: {selection.describe()})"
+                f"(read {events_read}; dropped {reasons or 'none'}; "
+                f"selection: {selection.describe()})"
             )
         provenance = {
             "columns": columns,

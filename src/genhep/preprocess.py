@@ -131,7 +131,9 @@ class TransformChain:
         steps = []
         for step in step_names:
             if step not in STEP_TYPES:
-                raise GenhepError(f"config key preprocess: unknown transform {step!r} (known: {list(STEP_TYPES)})")
+                raise GenhepError(
+                    f"config key preprocess: unknown transform {step!r} (known: {list(STEP_TYPES)})"
+                )
             steps.append(MinMax(margin) if step == "minmax" else STEP_TYPES[step]())
         return cls(names, steps)
 
@@ -158,7 +160,10 @@ class TransformChain:
         return y
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.names, "steps": [{"type": s.name, **s.params()} for s in self.steps]}
+        return {
+            "columns": self.names,
+            "steps": [{"type": s.name, **s.params()} for s in self.steps],
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TransformChain:
@@ -178,7 +183,10 @@ class Preprocessor:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"features": self.features.to_dict(), "context": self.context and self.context.to_dict()},
+            {
+                "features": self.features.to_dict(),
+                "context": self.context and self.context.to_dict(),
+            },
             indent=2,
         )
 
@@ -197,15 +205,22 @@ def split_indices(n: int, fractions: Mapping[str, float], seed: int) -> dict[str
     """Disjoint index sets covering all ``n`` rows, by one seeded permutation."""
     total = sum(fractions[s] for s in SPLITS)
     if not np.isclose(total, 1.0):
-        raise GenhepError(f"config key preprocess.split: fractions must sum to 1 (they sum to {total:g})")
+        raise GenhepError(
+            f"config key preprocess.split: fractions must sum to 1 (they sum to {total:g})"
+        )
     perm = np.random.default_rng(seed).permutation(n)
     n_train = round(fractions["train"] * n)
     n_val = round(fractions["val"] * n)
-    parts = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
+    parts = {
+        "train": perm[:n_train],
+        "val": perm[n_train : n_train + n_val],
+        "test": perm[n_train + n_val :],
+    }
     for split, idx in parts.items():
         if len(idx) == 0:
             raise GenhepError(
-                f"config key preprocess.split.{split}: the {split} split would be empty ({n} events in all)"
+                f"config key preprocess.split.{split}: the {split} split would be empty "
+                f"({n} events in all)"
             )
     return {k: np.sort(v) for k, v in parts.items()}
 
@@ -228,13 +243,17 @@ def preprocess(
     available = [c for c in table if c != "label"]
     if context_name is not None and context_name not in table:
         raise GenhepError(
-            f"config key preprocess.context: {features_path} has no column {context_name!r} (has: {available})"
+            f"config key preprocess.context: {features_path} has no column {context_name!r} "
+            f"(has: {available})"
         )
     if feature_names is None:
         feature_names = [c for c in available if c != context_name]
     missing = [c for c in feature_names if c not in table]
     if missing:
-        raise GenhepError(f"config key preprocess.features: {features_path} has no column(s) {missing} (has: {available})")
+        raise GenhepError(
+            f"config key preprocess.features: {features_path} has no column(s) {missing} "
+            f"(has: {available})"
+        )
     if not feature_names:
         raise GenhepError("config key preprocess.features: no feature columns to model")
 
@@ -243,7 +262,11 @@ def preprocess(
     idx = split_indices(len(x), fractions, seed)
 
     chain = TransformChain.build(feature_names, steps, margin).fit(x[idx["train"]])
-    ctx_chain = TransformChain.build([context_name], context_steps, margin).fit(c[idx["train"]]) if context_name else None
+    ctx_chain = (
+        TransformChain.build([context_name], context_steps, margin).fit(c[idx["train"]])
+        if context_name
+        else None
+    )
     pre = Preprocessor(chain, ctx_chain)
 
     summary = {}

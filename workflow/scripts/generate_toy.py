@@ -14,7 +14,11 @@ def main(args):
     seconds = time.perf_counter() - start
     log.info(
         "wrote %d events (%d signal) to %s in %.1f s (%.0f events/s including ROOT writing)",
-        counts["events"], counts["signal"], args.output, seconds, counts["events"] / seconds,
+        counts["events"],
+        counts["signal"],
+        args.output,
+        seconds,
+        counts["events"] / seconds,
     )
 
 

@@ -22,8 +22,11 @@ def main(args):
     seconds = time.perf_counter() - start
     log.info(
         "kept %d of %d events (dropped: %s) -> %s in %.1f s",
-        prov["events_kept"], prov["events_read"],
-        {k: v for k, v in prov.items() if k.startswith("dropped_")}, args.output, seconds,
+        prov["events_kept"],
+        prov["events_read"],
+        {k: v for k, v in prov.items() if k.startswith("dropped_")},
+        args.output,
+        seconds,
     )
 
 

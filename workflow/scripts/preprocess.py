@@ -21,8 +21,12 @@ def main(args):
         margin=cfg["minmax_margin"],
     )
     for split, counts in summary.items():
-        log.info("%s: %d events (%d outside the training range, dropped)", split,
-                 counts["events"], counts["dropped_out_of_range"])
+        log.info(
+            "%s: %d events (%d outside the training range, dropped)",
+            split,
+            counts["events"],
+            counts["dropped_out_of_range"],
+        )
 
 
 if __name__ == "__main__":

@@ -77,8 +77,8 @@ class ExtraJetParams:
 
 @dataclass(frozen=True)
 class ToyParams:
-    n_events: int = 100_000
-    signal_fraction: float = 0.005
+    n_events: int = 300_000
+    signal_fraction: float = 0.003
     seed: int = 1
     sqrt_s: float = 13.0  # TeV
     rapidity_sigma: float = 0.5  # Gaussian rapidity of the dijet system
@@ -90,7 +90,11 @@ class ToyParams:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> ToyParams:
         """Build from the config's ``toy`` section; unknown keys are an error."""
-        nested = {"background": BackgroundParams, "signal": SignalParams, "extra_jets": ExtraJetParams}
+        nested = {
+            "background": BackgroundParams,
+            "signal": SignalParams,
+            "extra_jets": ExtraJetParams,
+        }
         kwargs: dict[str, Any] = {}
         known = {f.name for f in fields(cls)}
         for key, value in cfg.items():
@@ -142,7 +146,9 @@ class DijetSpectrum:
         # A log-spaced grid resolves the steep fall; the CDF is integrated by trapezoids.
         self.mjj_grid = np.geomspace(bkg.mjj_min, bkg.mjj_max, grid_points)
         pdf = dijet_pdf(self.mjj_grid / sqrt_s, bkg.p1, bkg.p2, bkg.p3)
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(self.mjj_grid))])
+        cdf = np.concatenate(
+            [[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(self.mjj_grid))]
+        )
         self.cdf = cdf / cdf[-1]
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -195,9 +201,9 @@ def dijet_kinematics(
     """Two jets of masses m1, m2 whose invariant mass is exactly mjj, boosted to the lab."""
     n = len(mjj)
     # Two-body decay momentum in the dijet rest frame.
-    pstar = np.sqrt(
-        np.maximum((mjj**2 - (m1 + m2) ** 2) * (mjj**2 - (m1 - m2) ** 2), 0.0)
-    ) / (2.0 * mjj)
+    pstar = np.sqrt(np.maximum((mjj**2 - (m1 + m2) ** 2) * (mjj**2 - (m1 - m2) ** 2), 0.0)) / (
+        2.0 * mjj
+    )
     sin_theta = np.sqrt(1.0 - cos_theta**2)
     phi_star = rng.uniform(-np.pi, np.pi, n)
     px = pstar * sin_theta * np.cos(phi_star)
@@ -220,9 +226,7 @@ def dijet_kinematics(
     for energy, sign, mass in ((e1, 1.0, m1), (e2, -1.0, m2)):
         _, jx, jy, jz = _boost(energy, sign * px, sign * py, sign * pz, bx, by, bz)
         pt = np.hypot(jx, jy)
-        jets.append(
-            {"pt": pt, "eta": np.arcsinh(jz / pt), "phi": np.arctan2(jy, jx), "mass": mass}
-        )
+        jets.append({"pt": pt, "eta": np.arcsinh(jz / pt), "phi": np.arctan2(jy, jx), "mass": mass})
     return jets[0], jets[1]
 
 
@@ -236,9 +240,13 @@ def _background_pair(rng, n, params: ToyParams, spectrum: DijetSpectrum):
     ratio = bkg.mass_over_pt_median * np.exp(rng.normal(0.0, bkg.mass_over_pt_width, (2, n)))
     ratio = np.minimum(ratio, 0.4)
     m1, m2 = ratio * pt_approx
-    j1, j2 = dijet_kinematics(rng, mjj, m1, m2, cos_theta, params.rapidity_sigma, params.recoil_pt_scale)
+    j1, j2 = dijet_kinematics(
+        rng, mjj, m1, m2, cos_theta, params.rapidity_sigma, params.recoil_pt_scale
+    )
     for jet, r in ((j1, ratio[0]), (j2, ratio[1])):
-        tau21 = _beta_with_mean(rng, bkg.tau21_mean - bkg.tau21_mass_slope * r, bkg.tau21_concentration)
+        tau21 = _beta_with_mean(
+            rng, bkg.tau21_mean - bkg.tau21_mass_slope * r, bkg.tau21_concentration
+        )
         jet["tau1"], jet["tau2"], jet["tau3"] = _taus(rng, tau21, r)
     return j1, j2
 
@@ -253,7 +261,9 @@ def _signal_pair(rng, n, params: ToyParams):
     # A scalar resonance decays isotropically; the acceptance cut keeps jets central.
     c_max = params.background.cos_theta_max
     cos_theta = rng.uniform(-c_max, c_max, n)
-    j1, j2 = dijet_kinematics(rng, mjj, mx, my, cos_theta, params.rapidity_sigma, params.recoil_pt_scale)
+    j1, j2 = dijet_kinematics(
+        rng, mjj, mx, my, cos_theta, params.rapidity_sigma, params.recoil_pt_scale
+    )
     for jet in (j1, j2):
         tau21 = _beta_with_mean(rng, np.full(n, sig.tau21_mean), sig.tau21_concentration)
         jet["tau1"], jet["tau2"], jet["tau3"] = _taus(rng, tau21, jet["mass"] / jet["pt"])
@@ -267,8 +277,12 @@ def _extra_jets(rng, subleading_pt: np.ndarray, params: ToyParams, bkg: Backgrou
     total = int(counts.sum())
     cap = np.repeat(0.9 * subleading_pt, counts)
     pt = np.minimum(extra.pt_min + rng.exponential(extra.pt_scale, total), cap)
-    ratio = np.minimum(bkg.mass_over_pt_median * np.exp(rng.normal(0, bkg.mass_over_pt_width, total)), 0.4)
-    tau21 = _beta_with_mean(rng, bkg.tau21_mean - bkg.tau21_mass_slope * ratio, bkg.tau21_concentration)
+    ratio = np.minimum(
+        bkg.mass_over_pt_median * np.exp(rng.normal(0, bkg.mass_over_pt_width, total)), 0.4
+    )
+    tau21 = _beta_with_mean(
+        rng, bkg.tau21_mean - bkg.tau21_mass_slope * ratio, bkg.tau21_concentration
+    )
     tau1, tau2, tau3 = _taus(rng, tau21, ratio)
     jets = {
         "pt": pt,
@@ -282,8 +296,13 @@ def _extra_jets(rng, subleading_pt: np.ndarray, params: ToyParams, bkg: Backgrou
     return counts, jets
 
 
-def generate_chunk(params: ToyParams, chunk_index: int, n_events: int, n_signal: int,
-                   spectrum: DijetSpectrum | None = None) -> dict[str, Any]:
+def generate_chunk(
+    params: ToyParams,
+    chunk_index: int,
+    n_events: int,
+    n_signal: int,
+    spectrum: DijetSpectrum | None = None,
+) -> dict[str, Any]:
     """One chunk of events as flat arrays: jets (per-jet, TeV), counts and labels.
 
     Returns ``{"counts": (n,), "jets": {field: (n_jets,)}, "label": (n,), "mjj_true": (n,)}``.

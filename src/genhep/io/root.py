@@ -31,16 +31,22 @@ def open_tree(path: str | os.PathLike, tree_name: str):
     try:
         classes = rootfile.classnames(cycle=False)
     except Exception as err:
-        raise GenhepError(f"{path}: cannot read ROOT file directory, truncated or corrupt? ({err})") from err
+        raise GenhepError(
+            f"{path}: cannot read ROOT file directory, truncated or corrupt? ({err})"
+        ) from err
     if tree_name not in classes:
         trees = sorted(k for k, c in classes.items() if c == "TTree")
-        raise GenhepError(f"{path}: no TTree named {tree_name!r} (TTrees in this file: {trees or 'none'})")
+        raise GenhepError(
+            f"{path}: no TTree named {tree_name!r} (TTrees in this file: {trees or 'none'})"
+        )
     if classes[tree_name] != "TTree":
         raise GenhepError(f"{path}: {tree_name!r} is a {classes[tree_name]}, not a TTree")
     try:
         return rootfile[tree_name]
     except Exception as err:
-        raise GenhepError(f"{path}: cannot read TTree {tree_name!r}, truncated or corrupt? ({err})") from err
+        raise GenhepError(
+            f"{path}: cannot read TTree {tree_name!r}, truncated or corrupt? ({err})"
+        ) from err
 
 
 def iterate_mapped(

@@ -1,0 +1,31 @@
+"""Config validation with a message that names the offending key, in one line."""
+
+from __future__ import annotations
+
+import os
+
+import jsonschema
+import yaml
+
+from genhep.errors import GenhepError
+
+
+def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
+    """Validate ``config`` against the schema and fill in its defaults, in place.
+
+    Snakemake's own validator fills the defaults; on failure its message prints the
+    whole schema, so the error is re-derived here to name just the key and the problem.
+    """
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema_path), set_default=True)
+    except Exception as err:
+        with open(schema_path) as f:
+            schema = yaml.safe_load(f)
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        best = jsonschema.exceptions.best_match(validator.iter_errors(config))
+        if best is None:
+            raise
+        key = ".".join(str(p) for p in best.absolute_path) or "(top level)"
+        raise GenhepError(f"invalid config: key {key}: {best.message}") from err

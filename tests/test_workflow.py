@@ -1,0 +1,152 @@
+"""End-to-end: the Snakemake workflow on a tiny config in a temporary directory."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, env_with_venv
+
+from genhep.data.toy import ToyParams
+from genhep.io.hdf5 import read_table
+from genhep.preprocess import Preprocessor, load_split
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "toy": {"n_events": 6000, "signal_fraction": 0.05, "seed": 3},
+    "ingest": {"chunk_size": 2500},
+}
+
+
+def snakemake(workdir, config, *args):
+    (workdir / "run.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [
+            Path(sys.executable).parent / "snakemake",
+            "--snakefile",
+            REPO / "Snakefile",
+            "--directory",
+            workdir,
+            "--configfile",
+            workdir / "run.yaml",
+            "--cores",
+            "2",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env_with_venv(),
+        cwd=workdir,
+    )
+
+
+def planned_jobs(result):
+    """Rule -> count from the 'Job stats' table of a dry run."""
+    if "Nothing to be done" in result.stdout + result.stderr:
+        return {}
+    table = (result.stdout + result.stderr).split("Job stats:")[1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, re.M) if m[0] != "total"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wf")
+    result = snakemake(workdir, TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_outputs_columns_counts_and_attributes(finished_run):
+    res = finished_run / "results"
+    assert (res / "data" / "toy.root").exists()
+    data, attrs = read_table(res / "features" / "events.h5")
+    assert list(data) == ["mjj", "mj_min", "delta_mj", "tau21_min", "tau21_max", "label"]
+    assert attrs["events_read"] == attrs["events_kept"] == 6000
+    assert data["label"].sum() == 300
+    assert attrs["source_files"] == [str((res / "data" / "toy.root").resolve())]
+    assert attrs["tree"] == "events" and attrs["chunk_size"] == 2500
+    sizes = {}
+    pre = Preprocessor.load(res / "preprocessed" / "transform.json")
+    for split in ("train", "val", "test"):
+        s = load_split(res / "preprocessed" / f"{split}.h5")
+        sizes[split] = len(s["features"]) + s["attrs"]["dropped_out_of_range"]
+        assert s["features"].shape[1] == 4 and s["context"].shape[1] == 1
+        x = pre.features.inverse(s["features"])
+        np.testing.assert_allclose(x[:, 0], data["mj_min"][s["row"]], rtol=1e-6)
+        np.testing.assert_allclose(
+            pre.context.inverse(s["context"])[:, 0], data["mjj"][s["row"]], rtol=1e-6
+        )
+    assert sizes == {"train": 3600, "val": 1200, "test": 1200}
+    for log in ("generate_toy", "ingest", "preprocess"):
+        assert (res / "logs" / f"{log}.log").stat().st_size > 0
+        assert (res / "benchmarks" / f"{log}.tsv").exists()
+
+
+def test_rerun_is_a_no_op_and_preprocess_params_rerun_only_preprocess(finished_run):
+    assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
+    changed = {**TINY, "preprocess": {"seed": 99}}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {"preprocess": 1, "all": 1}
+    changed = {**TINY, "ingest": {"chunk_size": 2500, "selection": {"mjj_min": 2.6}}}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {
+        "ingest": 1,
+        "preprocess": 1,
+        "all": 1,
+    }
+    changed = {**TINY, "toy": {**TINY["toy"], "seed": 4}}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {
+        "generate_toy": 1,
+        "ingest": 1,
+        "preprocess": 1,
+        "all": 1,
+    }
+
+
+def test_lint_clean_and_every_rule_has_log_and_benchmark(tmp_path):
+    result = snakemake(tmp_path, TINY, "--lint")
+    assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr
+    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
+        for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)+)", smk.read_text(), re.M):
+            assert "    log:" in body, f"{smk.name}: rule {rule} has no log:"
+            assert "    benchmark:" in body, f"{smk.name}: rule {rule} has no benchmark:"
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"toy": {"n_events": "many"}}, "n_events"),
+        ({"toy": {"n_event": 5}}, "n_event"),
+        ({"preprocess": {"transforms": ["minmax", "sqrt"]}}, "transforms"),
+        ({"sorce": "toy"}, "sorce"),
+    ],
+)
+def test_invalid_config_names_the_key(tmp_path, config, key):
+    result = snakemake(tmp_path, config, "-n")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    line = next(line for line in out.splitlines() if "invalid config: key" in line)
+    assert key in line
+    assert "'properties':" not in out  # the message names the key, not the whole schema
+    assert not (tmp_path / "results").exists()
+
+
+def test_files_source_with_missing_file_names_it(tmp_path):
+    config = {"source": "files", "files": {"paths": ["data/run2.root"], "mapping": "delphes"}}
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode != 0
+    assert "Missing input files for rule ingest" in result.stdout
+    assert "data/run2.root" in result.stdout
+
+
+def test_schema_defaults_are_the_library_defaults(tmp_path):
+    from dataclasses import asdict
+
+    from snakemake.utils import validate
+
+    config = {}
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"), set_default=True)
+    assert config["toy"] == asdict(ToyParams())
+    assert config["preprocess"]["split"] == {"train": 0.6, "val": 0.2, "test": 0.2}
