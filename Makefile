@@ -30,6 +30,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src workflow/scripts tests benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/ruff format --check src workflow/scripts tests benchmarks
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --lint --cores 1
 

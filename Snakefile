@@ -21,7 +21,7 @@ include: "workflow/rules/preprocess.smk"
 
 
 rule all:
+    default_target: True
     input:
         FEATURES,
         PREPROCESSED.values(),
-    default_target: True

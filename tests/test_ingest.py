@@ -5,8 +5,8 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-from conftest import DATA, run_script, write_jets_root
 
+from conftest import DATA, run_script, write_jets_root
 from genhep.data.toy import ToyParams, write_root
 from genhep.errors import GenhepError
 from genhep.ingest import Selection, _chunk_features, ingest

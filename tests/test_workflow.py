@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, env_with_venv
 
+from conftest import REPO, env_with_venv
 from genhep.data.toy import ToyParams
 from genhep.io.hdf5 import read_table
 from genhep.preprocess import Preprocessor, load_split

@@ -11,6 +11,7 @@ def script(name):
     """A stage script, as an input: editing it reruns the stage."""
     return str(SCRIPTS / name)
 
+
 RESULTS = "results"
 ENV = "../../envs/genhep.yaml"
 
@@ -33,7 +34,9 @@ def source_root_files():
         return [f"{RESULTS}/data/toy.root"]
     paths = config["files"]["paths"]
     if not paths:
-        raise ValueError("config key files.paths: source is 'files' but no ROOT files are listed")
+        raise ValueError(
+            "config key files.paths: source is 'files' but no ROOT files are listed"
+        )
     return paths
 
 

@@ -7,18 +7,18 @@ rule preprocess:
         script=script("preprocess.py"),
     output:
         **PREPROCESSED,
-    params:
-        preprocess=as_json(config["preprocess"]),
     log:
         f"{RESULTS}/logs/preprocess.log",
     benchmark:
         f"{RESULTS}/benchmarks/preprocess.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        ENV
+    params:
+        preprocess=as_json(config["preprocess"]),
     shell:
         "python {input.script:q} --input {input.features:q} --params {params.preprocess:q}"
         " --train {output.train:q} --val {output.val:q} --test {output.test:q}"

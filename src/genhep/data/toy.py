@@ -370,7 +370,9 @@ def write_root(params: ToyParams, path: str | os.PathLike, tree_name: str = "eve
     from genhep.io.atomic import atomic_path
 
     n_written = n_signal = 0
-    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+    # ZSTD level 1: ~10x faster to write than uproot's default ZLIB for ~7% more bytes,
+    # and read by ROOT >= 6.20.
+    with atomic_path(path) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
         tree = None
         for chunk in iter_chunks(params):
             arrays = chunk_to_awkward(chunk, energy_scale=1000.0)  # TeV -> GeV

@@ -1,0 +1,38 @@
+"""Smoke test: the benchmark suite runs at a tiny size and reports sane numbers."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, env_with_venv
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmarks_run_at_tiny_size(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            REPO / "benchmarks" / "run.py",
+            "--events",
+            "20000",
+            "--repeats",
+            "1",
+            "--chunk-sizes",
+            "5000",
+            "--json",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        env=env_with_venv(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| toy generation" in result.stdout
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 3
+    assert all(r["events"] == 20000 and r["events_per_s"] > 0 for r in rows)
+    assert 0 < rows[-1]["peak_rss_mb"] < 1536
