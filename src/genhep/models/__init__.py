@@ -1,0 +1,62 @@
+"""The generator families and their registry.
+
+Adding a family: write a module with a ``Generator`` subclass (see ``base.py``) and add
+it to ``FAMILIES`` below; the config, the workflow and the tests pick it up from here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from genhep.errors import GenhepError
+from genhep.models.base import Generator
+from genhep.models.cfm import CFM
+from genhep.models.diffusion import Diffusion
+from genhep.models.flow import MAF, NSF
+from genhep.models.gan import GAN
+from genhep.models.vae import VAE
+from genhep.models.wgan import WGAN
+
+FAMILIES: dict[str, type[Generator]] = {
+    cls.family: cls for cls in (GAN, WGAN, VAE, MAF, NSF, Diffusion, CFM)
+}
+
+
+def build_model(family: str, n_features: int, n_context: int, hparams: dict[str, Any]) -> Generator:
+    if family not in FAMILIES:
+        raise GenhepError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
+    try:
+        return FAMILIES[family](n_features, n_context, **hparams)
+    except (TypeError, ValueError) as err:
+        raise GenhepError(f"config key families.{family}: {err}") from err
+
+
+def save_model(model: Generator, path: str | os.PathLike, **extra: Any) -> None:
+    """Weights and everything needed to rebuild the model, loadable with weights_only."""
+    from genhep.io.atomic import atomic_path
+
+    payload = {
+        "family": model.family,
+        "n_features": model.n_features,
+        "n_context": model.n_context,
+        "hparams": model.hparams,
+        "state_dict": model.state_dict(),
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[Generator, dict]:
+    """The model (in eval mode) and the full saved payload."""
+    payload = torch.load(path, map_location=device, weights_only=True)
+    model = build_model(
+        payload["family"], payload["n_features"], payload["n_context"], payload["hparams"]
+    )
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval(), payload

@@ -1,0 +1,116 @@
+"""The one interface every generator family implements.
+
+A family is a ``torch.nn.Module`` that knows how to
+
+* take one optimisation step on a batch (``training_step``; most families only define
+  ``loss`` and inherit the step),
+* score held-out data (``validation_loss``: lower is better; used for best-epoch
+  selection and early stopping),
+* draw samples given a context (``sample``),
+* and, where the family has one, evaluate a likelihood (``log_prob``).
+
+Data are always in the preprocessed space: ``x`` of shape (n, n_features) and ``c`` of
+shape (n, n_context), or ``c = None`` for unconditional models (n_context = 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+def mlp(n_in: int, n_out: int, hidden: int, layers: int, activation=nn.SiLU) -> nn.Sequential:
+    """``layers`` hidden layers of width ``hidden``; linear output."""
+    sizes = [n_in] + [hidden] * layers
+    modules: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        modules += [nn.Linear(a, b), activation()]
+    modules.append(nn.Linear(sizes[-1], n_out))
+    return nn.Sequential(*modules)
+
+
+def with_context(x: Tensor, c: Tensor | None) -> Tensor:
+    """Concatenate the context to a network input (no-op for unconditional models)."""
+    return x if c is None else torch.cat([x, c], dim=-1)
+
+
+class Generator(nn.Module):
+    """Base class of the families; see the module docstring for the contract."""
+
+    family: ClassVar[str]
+    has_log_prob: ClassVar[bool] = False
+    default_hparams: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, n_features: int, n_context: int = 0, **hparams: Any):
+        super().__init__()
+        unknown = set(hparams) - set(self.default_hparams)
+        if unknown:
+            raise ValueError(f"{self.family}: unknown hyperparameter(s) {sorted(unknown)}")
+        self.n_features = n_features
+        self.n_context = n_context
+        self.hparams = {**self.default_hparams, **hparams}
+
+    # --- training -------------------------------------------------------------------
+
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return {"main": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    def loss(self, x: Tensor, c: Tensor | None) -> Tensor:
+        """The training objective on a batch (single-objective families)."""
+        raise NotImplementedError
+
+    def training_step(
+        self, x: Tensor, c: Tensor | None, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, Tensor]:
+        """One update; returns the batch's losses, detached (no host sync)."""
+        opt = optimizers["main"]
+        opt.zero_grad(set_to_none=True)
+        loss = self.loss(x, c)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def validation_loss(self, x: Tensor, c: Tensor | None) -> Tensor:
+        return self.loss(x, c)
+
+    # --- generation -----------------------------------------------------------------
+
+    def sample(self, n: int, c: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        raise NotImplementedError(f"{self.family} has no tractable likelihood")
+
+    # --- helpers --------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _context_for(self, n: int, c: Tensor | None) -> Tensor | None:
+        if self.n_context == 0:
+            return None
+        if c is None or len(c) != n:
+            raise ValueError(
+                f"{self.family}: sample() needs a context of shape ({n}, {self.n_context})"
+            )
+        return c
+
+
+@torch.no_grad()
+def sliced_wasserstein(a: Tensor, b: Tensor, n_projections: int = 64, seed: int = 0) -> Tensor:
+    """Mean 1-Wasserstein distance over random 1-D projections of two samples.
+
+    A likelihood-free validation score for adversarial families, whose losses say
+    little about sample quality. Both samples are cut to the same size.
+    """
+    n = min(len(a), len(b))
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    directions = torch.randn(a.shape[1], n_projections, generator=g).to(a.device)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    pa = torch.sort(a[:n] @ directions, dim=0).values
+    pb = torch.sort(b[:n] @ directions, dim=0).values
+    return (pa - pb).abs().mean()
