@@ -1,9 +1,9 @@
 # genhep: generative models for high-energy physics.
 #   snakemake --cores all                      the default run (config/config.yaml)
-#   snakemake --cores all --configfile X.yaml  another run (merged over the default)
+#   snakemake --cores all --configfile X.yaml  another run (replaces it; schema defaults fill the rest)
 from snakemake.utils import min_version
 
-from genhep.config import validate_config
+from genhep.config import check_families, validate_config
 
 min_version("8.20")
 
@@ -12,12 +12,14 @@ configfile: "config/config.yaml"
 
 
 validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+check_families(config)
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -25,3 +27,4 @@ rule all:
     input:
         FEATURES,
         PREPROCESSED.values(),
+        MODELS.values(),

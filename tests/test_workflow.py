@@ -1,5 +1,6 @@
 """End-to-end: the Snakemake workflow on a tiny config in a temporary directory."""
 
+import json
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import yaml
 from conftest import REPO, env_with_venv
 from genhep.data.toy import ToyParams
 from genhep.io.hdf5 import read_table
+from genhep.models import FAMILIES, load_model
 from genhep.preprocess import Preprocessor, load_split
 
 pytestmark = pytest.mark.slow
@@ -19,6 +21,8 @@ pytestmark = pytest.mark.slow
 TINY = {
     "toy": {"n_events": 6000, "signal_fraction": 0.05, "seed": 3},
     "ingest": {"chunk_size": 2500},
+    "train": {"epochs": 2, "batch_size": 256, "patience": 0},
+    "families": {f: {"model": {"hidden": 16}} for f in FAMILIES},
 }
 
 
@@ -86,23 +90,41 @@ def test_outputs_columns_counts_and_attributes(finished_run):
         assert (res / "benchmarks" / f"{log}.tsv").exists()
 
 
-def test_rerun_is_a_no_op_and_preprocess_params_rerun_only_preprocess(finished_run):
+def test_every_family_trained_with_weights_history_and_plot(finished_run):
+    for family in FAMILIES:
+        outdir = finished_run / "results" / "models" / family
+        info = json.loads((outdir / "training.json").read_text())
+        assert info["family"] == family and info["epochs_run"] == 2 and info["n_train"] == 3600
+        assert info["device"] == "cpu" and info["training_seconds"] > 0
+        assert (outdir / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+        assert (outdir / "loss.png").read_bytes()[:4] == b"\x89PNG"
+        assert json.loads((outdir / "hparams.json").read_text())["model"]["hidden"] == 16
+        model, payload = load_model(outdir / "model.pt")
+        assert model.family == family and payload["info"]["best_epoch"] in (0, 1)
+        assert not (finished_run / "results" / "checkpoints" / f"{family}.pt").exists()
+
+
+def test_rerun_is_a_no_op_and_params_rerun_only_what_they_touch(finished_run):
+    n = len(FAMILIES)
     assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
     changed = {**TINY, "preprocess": {"seed": 99}}
-    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {"preprocess": 1, "all": 1}
+    expected = {"preprocess": 1, "train": n, "all": 1}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
     changed = {**TINY, "ingest": {"chunk_size": 2500, "selection": {"mjj_min": 2.6}}}
-    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {
-        "ingest": 1,
-        "preprocess": 1,
-        "all": 1,
-    }
+    expected = {"ingest": 1, "preprocess": 1, "train": n, "all": 1}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
     changed = {**TINY, "toy": {**TINY["toy"], "seed": 4}}
-    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {
-        "generate_toy": 1,
-        "ingest": 1,
-        "preprocess": 1,
-        "all": 1,
-    }
+    expected = {"generate_toy": 1, "ingest": 1, "preprocess": 1, "train": n, "all": 1}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
+    # One family's hyperparameter: that family's training only.
+    families = {**TINY["families"], "vae": {"model": {"hidden": 16, "beta": 0.5}}}
+    result = snakemake(finished_run, {**TINY, "families": families}, "-n")
+    assert planned_jobs(result) == {"train": 1, "all": 1}
+    trained = re.findall(r"wildcards: family=(\w+)", result.stdout)
+    assert trained == ["vae"], trained
+    # A shared training setting: every family.
+    result = snakemake(finished_run, {**TINY, "train": {**TINY["train"], "lr": 0.002}}, "-n")
+    assert planned_jobs(result) == {"train": n, "all": 1}
 
 
 def test_lint_clean_and_every_rule_has_log_and_benchmark(tmp_path):
@@ -121,6 +143,12 @@ def test_lint_clean_and_every_rule_has_log_and_benchmark(tmp_path):
         ({"toy": {"n_event": 5}}, "n_event"),
         ({"preprocess": {"transforms": ["minmax", "sqrt"]}}, "transforms"),
         ({"sorce": "toy"}, "sorce"),
+        ({"train": {"families": ["gan", "transformer"]}}, "train.families[1]"),
+        ({"families": {"vae": {"model": {"latent": 3}}}}, "families.vae.model"),
+        ({"families": {"maf": {"train": {"epoch": 3}}}}, "families.maf.train"),
+        ({"train": {"families": ["gan", "transformer"]}}, "train.families[1]"),
+        ({"families": {"vae": {"model": {"latent": 3}}}}, "families.vae.model"),
+        ({"families": {"maf": {"train": {"epoch": 3}}}}, "families.maf.train"),
     ],
 )
 def test_invalid_config_names_the_key(tmp_path, config, key):

@@ -29,3 +29,33 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
             raise
         key = ".".join(str(p) for p in best.absolute_path) or "(top level)"
         raise GenhepError(f"invalid config: key {key}: {best.message}") from err
+
+
+def check_families(config: dict) -> None:
+    """Every listed family exists and its hyperparameters build a model (names the key)."""
+    from genhep.models import FAMILIES, build_model
+    from genhep.training import TrainSettings
+
+    for i, family in enumerate(config["train"]["families"]):
+        if family not in FAMILIES:
+            raise GenhepError(
+                f"invalid config: key train.families[{i}]: unknown family {family!r} "
+                f"(known: {', '.join(FAMILIES)})"
+            )
+    known_settings = set(vars(TrainSettings())) | {"threads", "runtime", "mem_mb"}
+    for family, section in config["families"].items():
+        if family not in FAMILIES:
+            raise GenhepError(
+                f"invalid config: key families.{family}: unknown family "
+                f"(known: {', '.join(FAMILIES)})"
+            )
+        bad = set(section.get("train", {})) - known_settings
+        if bad:
+            raise GenhepError(
+                f"invalid config: key families.{family}.train: unknown setting(s) {sorted(bad)}"
+            )
+        try:
+            build_model(family, 2, 1, section.get("model", {}))
+        except GenhepError as err:
+            cause = err.__cause__ or err
+            raise GenhepError(f"invalid config: key families.{family}.model: {cause}") from None

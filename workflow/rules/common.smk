@@ -1,6 +1,7 @@
 # Helpers shared by every rule file.
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 # Stage scripts live next to the Snakefile, whatever the working directory.
@@ -47,3 +48,30 @@ def source_mapping():
 def tree_option():
     tree = None if config["source"] == "toy" else config["files"]["tree"]
     return f"--tree {shlex.quote(tree)}" if tree else ""
+
+
+# --- training ------------------------------------------------------------------------
+
+FAMILY_NAMES = config["train"]["families"]
+MODELS = {f: f"{RESULTS}/models/{f}/model.pt" for f in FAMILY_NAMES}
+
+
+def family_params(family):
+    """A family's merged settings: shared train settings under its own overrides."""
+    own = config["families"].get(family, {})
+    train = {k: v for k, v in config["train"].items() if k != "families"}
+    return {"train": {**train, **own.get("train", {})}, "model": own.get("model", {})}
+
+
+def train_gpus():
+    """GPU slots a training job holds: 1 when it may run on a GPU, else 0.
+
+    With device 'auto' this asks whether the submitting machine has an NVIDIA driver;
+    on a cluster whose login node has none, set train.device: cuda.
+    """
+    device = config["train"]["device"]
+    if device == "cpu":
+        return 0
+    if device.startswith("cuda"):
+        return 1
+    return 1 if shutil.which("nvidia-smi") else 0

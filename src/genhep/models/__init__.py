@@ -6,6 +6,7 @@ it to ``FAMILIES`` below; the config, the workflow and the tests pick it up from
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -60,3 +61,44 @@ def load_model(
     )
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload
+
+
+class EpochEnsemble(torch.nn.Module):
+    """The k best epochs of one training as an equal-weight mixture (as CATHODE samples).
+
+    ``sample`` gives each member an equal share of the events (the context rows are
+    split in order, so shuffle the context first if it is sorted); ``log_prob`` is the
+    mixture density, the log of the mean of the members' densities.
+    """
+
+    def __init__(self, members: list[Generator]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    @torch.no_grad()
+    def sample(self, n: int, c: torch.Tensor | None = None) -> torch.Tensor:
+        k = len(self.members)
+        sizes = [n // k + (i < n % k) for i in range(k)]
+        parts, start = [], 0
+        for member, size in zip(self.members, sizes, strict=True):
+            ctx = None if c is None else c[start : start + size]
+            parts.append(member.sample(size, ctx))
+            start += size
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def log_prob(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        logs = torch.stack([m.log_prob(x, c) for m in self.members])
+        return torch.logsumexp(logs, dim=0) - math.log(len(self.members))
+
+
+def load_ensemble(path: str | os.PathLike, device: str | torch.device = "cpu") -> EpochEnsemble:
+    """All epochs kept by training (``best_k``) as one mixture model."""
+    _, payload = load_model(path, device)
+    members = []
+    for entry in payload.get("ensemble") or [{"state_dict": payload["state_dict"]}]:
+        family, hp = payload["family"], payload["hparams"]
+        member = build_model(family, payload["n_features"], payload["n_context"], hp)
+        member.load_state_dict(entry["state_dict"])
+        members.append(member.to(device).eval())
+    return EpochEnsemble(members)

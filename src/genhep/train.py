@@ -1,0 +1,103 @@
+"""The training stage: preprocessed splits in, a trained model and its records out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genhep.errors import GenhepError
+from genhep.io.atomic import atomic_path, write_text_atomic
+from genhep.models import build_model, save_model
+from genhep.plots import plot_loss_history
+from genhep.preprocess import load_split
+from genhep.training import Trainer, TrainSettings, seed_everything
+
+log = logging.getLogger("genhep")
+
+
+def _tensors(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
+    split = load_split(path)
+    x = torch.as_tensor(split["features"], dtype=torch.float32)
+    c = split.get("context")
+    return x, None if c is None else torch.as_tensor(c, dtype=torch.float32)
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(k for h in history for k in h))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    return out.getvalue()
+
+
+def train_family(
+    family: str,
+    params: dict[str, Any],
+    train_path: str | os.PathLike,
+    val_path: str | os.PathLike,
+    outdir: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Train one family. ``params`` = {"train": settings, "model": hyperparameters}."""
+    outdir = Path(outdir)
+    torch.set_num_threads(threads)
+    settings = TrainSettings.from_config(params.get("train", {}))
+    x, c = _tensors(train_path)
+    xv, cv = _tensors(val_path)
+    if len(x) == 0 or len(xv) == 0:
+        raise GenhepError(f"{train_path if len(x) == 0 else val_path}: no events to train on")
+    seed_everything(settings.seed)
+    model = build_model(family, x.shape[1], 0 if c is None else c.shape[1], params.get("model", {}))
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info(
+        "%s: %d parameters, %d training and %d validation events", family, n_params, len(x), len(xv)
+    )
+
+    result = Trainer(model, settings, checkpoint=checkpoint).fit(x, c, xv, cv)
+    model.cpu()
+    ensemble = [
+        {
+            "epoch": b["epoch"],
+            "val_loss": b["val_loss"],
+            "state_dict": {k: v.cpu() for k, v in b["state"].items()},
+        }
+        for b in result.best_states
+    ]
+    info = {
+        "family": family,
+        "device": result.device,
+        "torch": str(torch.__version__),
+        "host": platform.node(),
+        "threads": threads,
+        "n_parameters": n_params,
+        "n_train": len(x),
+        "n_val": len(xv),
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "training_seconds": result.seconds,
+        "train_events_per_second": result.events_per_second,
+    }
+    save_model(model, outdir / "model.pt", ensemble=ensemble, info=info)
+    write_text_atomic(
+        outdir / "hparams.json",
+        json.dumps({"family": family, "model": model.hparams, "train": vars(settings)}, indent=2),
+    )
+    write_text_atomic(outdir / "history.csv", history_csv(result.history))
+    with atomic_path(outdir / "loss.png") as tmp:
+        plot_loss_history(result.history, tmp, family, result.best_epoch)
+    write_text_atomic(outdir / "training.json", json.dumps(info, indent=2))
+    Path(checkpoint).unlink(missing_ok=True)  # finished: a checkpoint only marks unfinished runs
+    return info

@@ -1,0 +1,36 @@
+# One training job per family: results/models/{family}/
+
+
+rule train:
+    input:
+        train=PREPROCESSED["train"],
+        val=PREPROCESSED["val"],
+        script=script("train.py"),
+    output:
+        model=f"{RESULTS}/models/{{family}}/model.pt",
+        hparams=f"{RESULTS}/models/{{family}}/hparams.json",
+        history=f"{RESULTS}/models/{{family}}/history.csv",
+        plot=f"{RESULTS}/models/{{family}}/loss.png",
+        info=f"{RESULTS}/models/{{family}}/training.json",
+    log:
+        f"{RESULTS}/logs/train/{{family}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{family}}.tsv"
+    wildcard_constraints:
+        family="|".join(FAMILY_NAMES),
+    conda:
+        ENV
+    threads: config["train"]["threads"]
+    resources:
+        gpu=train_gpus(),
+        mem_mb=lambda wc: family_params(wc.family)["train"]["mem_mb"],
+        runtime=lambda wc: family_params(wc.family)["train"]["runtime"],
+    params:
+        # Only this family's settings: changing another family's reruns nothing here.
+        family=lambda wc: as_json(family_params(wc.family)),
+        outdir=lambda wc: f"{RESULTS}/models/{wc.family}",
+        checkpoint=lambda wc: f"{RESULTS}/checkpoints/{wc.family}.pt",
+    shell:
+        "python {input.script:q} --family {wildcards.family} --params {params.family:q}"
+        " --train {input.train:q} --val {input.val:q} --outdir {params.outdir:q}"
+        " --checkpoint {params.checkpoint:q} --threads {threads} --log {log:q}"
