@@ -11,6 +11,9 @@ min_version("8.20")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
 check_families(config)
 
@@ -20,6 +23,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
@@ -28,3 +32,4 @@ rule all:
         FEATURES,
         PREPROCESSED.values(),
         MODELS.values(),
+        LEADERBOARD.values(),

@@ -4,9 +4,13 @@ import sys
 from pathlib import Path
 
 import awkward as ak
+import h5py
 import numpy as np
 import pytest
 import uproot
+
+from genhep.io.atomic import atomic_path
+from genhep.io.hdf5 import TableWriter, write_attrs
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -61,3 +65,20 @@ def small_event_file(tmp_path):
         "tau3": [[0.1, 0.05, 0.02], [0.05, 0.1], [0.1]],
     }
     return write_jets_root(tmp_path / "small.root", jets, label=[0, 1, 0])
+
+
+def feature_table(path, n=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    mjj = 2.5 + rng.exponential(0.5, n)
+    cols = {
+        "mjj": mjj,
+        "mj_min": 0.03 * mjj * rng.lognormal(0, 0.5, n),
+        "delta_mj": rng.exponential(0.05, n),
+        "tau21_min": rng.beta(6, 3, n),
+        "tau21_max": rng.beta(6, 3, n),
+        "label": (rng.random(n) < 0.01).astype(np.int32),
+    }
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        TableWriter(f, {"mjj": "TeV"}).append(cols)
+        write_attrs(f, {"columns": list(cols), "events_kept": n})
+    return cols

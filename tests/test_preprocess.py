@@ -4,27 +4,11 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import feature_table
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
 from genhep.preprocess import Preprocessor, TransformChain, load_split, preprocess, split_indices
-
-
-def feature_table(path, n=20_000, seed=0):
-    rng = np.random.default_rng(seed)
-    mjj = 2.5 + rng.exponential(0.5, n)
-    cols = {
-        "mjj": mjj,
-        "mj_min": 0.03 * mjj * rng.lognormal(0, 0.5, n),
-        "delta_mj": rng.exponential(0.05, n),
-        "tau21_min": rng.beta(6, 3, n),
-        "tau21_max": rng.beta(6, 3, n),
-        "label": (rng.random(n) < 0.01).astype(np.int32),
-    }
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        TableWriter(f, {"mjj": "TeV"}).append(cols)
-        write_attrs(f, {"columns": list(cols), "events_kept": n})
-    return cols
 
 
 def test_chain_round_trip_to_1e6():

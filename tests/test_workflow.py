@@ -1,6 +1,8 @@
 """End-to-end: the Snakemake workflow on a tiny config in a temporary directory."""
 
+import csv
 import json
+import math
 import re
 import subprocess
 import sys
@@ -23,7 +25,14 @@ TINY = {
     "ingest": {"chunk_size": 2500},
     "train": {"epochs": 2, "batch_size": 256, "patience": 0},
     "families": {f: {"model": {"hidden": 16}} for f in FAMILIES},
+    "sample": {"shards": 2, "events_per_shard": 400, "batch_size": 300},
+    "evaluate": {"folds": 3},
 }
+
+
+def downstream_of_training(n):
+    """The jobs that follow retraining ``n`` families."""
+    return {"train": n, "sample": 2 * n, "gather_samples": n, "evaluate": n, "leaderboard": 1}
 
 
 def snakemake(workdir, config, *args):
@@ -104,27 +113,79 @@ def test_every_family_trained_with_weights_history_and_plot(finished_run):
         assert not (finished_run / "results" / "checkpoints" / f"{family}.pt").exists()
 
 
+def test_leaderboard_has_every_family_and_every_metric(finished_run):
+    ev = finished_run / "results" / "evaluation"
+    with open(ev / "leaderboard.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["family"] for r in rows] == ["truth vs truth", *FAMILIES]
+    metric_keys = [k for k in rows[0] if k.startswith(("auc_", "fpd", "kpd", "w1_", "ks_", "td_"))]
+    metric_keys += ["corr_max", "corr_frobenius"]
+    assert {"auc_gbdt", "auc_mlp", "fpd", "fpd_err", "kpd", "kpd_err", "w1_mjj"} <= set(metric_keys)
+    for r in rows:
+        for key in metric_keys:
+            assert math.isfinite(float(r[key])), (r["family"], key)
+    truth, families = rows[0], {r["family"]: r for r in rows[1:]}
+    assert abs(float(truth["auc_gbdt"]) - 0.5) < 0.1  # two halves of the same data
+    for family, r in families.items():
+        assert float(r["training_seconds"]) > 0 and float(r["sample_events_per_second"]) > 0
+        assert r["training_device"] == r["sample_device"] == "cpu"
+        has_nll = FAMILIES[family].has_log_prob or family == "vae"
+        assert (r["nll"] != "") == has_nll, family
+        # mjj is the context, drawn from the same pool as the truth-vs-truth row.
+        assert float(r["w1_mjj"]) == pytest.approx(float(truth["w1_mjj"]), rel=1e-9)
+    md = (ev / "leaderboard.md").read_text()
+    assert md.count("\n| ") >= 2 * (len(FAMILIES) + 1)
+    assert "| truth vs truth |" in md and "nan" not in md.lower()
+    for plot in ["comparison_features.png", "comparison_metrics.png"] + [
+        f"{f}/{name}.png" for f in FAMILIES for name in ("features", "correlation")
+    ]:
+        assert (ev / plot).read_bytes()[:4] == b"\x89PNG", plot
+    # Shards are temporary: only the gathered sample stays, with 2 x 400 events.
+    samples = finished_run / "results" / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == sorted(f"{f}.h5" for f in FAMILIES)
+
+
+def test_report_builds_with_every_plot(finished_run):
+    result = snakemake(finished_run, TINY, "--report", "report.html")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = (finished_run / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for family in FAMILIES:
+        assert family in html
+    for caption in ("truth-vs-truth", "ratio"):
+        assert caption in html
+
+
 def test_rerun_is_a_no_op_and_params_rerun_only_what_they_touch(finished_run):
     n = len(FAMILIES)
     assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
+    after_preprocess = {"evaluate_truth": 1, **downstream_of_training(n), "all": 1}
     changed = {**TINY, "preprocess": {"seed": 99}}
-    expected = {"preprocess": 1, "train": n, "all": 1}
+    expected = {"preprocess": 1, **after_preprocess}
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
     changed = {**TINY, "ingest": {"chunk_size": 2500, "selection": {"mjj_min": 2.6}}}
-    expected = {"ingest": 1, "preprocess": 1, "train": n, "all": 1}
+    expected = {"ingest": 1, "preprocess": 1, **after_preprocess}
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
     changed = {**TINY, "toy": {**TINY["toy"], "seed": 4}}
-    expected = {"generate_toy": 1, "ingest": 1, "preprocess": 1, "train": n, "all": 1}
+    expected = {"generate_toy": 1, "ingest": 1, "preprocess": 1, **after_preprocess}
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
-    # One family's hyperparameter: that family's training only.
+    # One family's hyperparameter: that family's training, sampling and evaluation only.
     families = {**TINY["families"], "vae": {"model": {"hidden": 16, "beta": 0.5}}}
     result = snakemake(finished_run, {**TINY, "families": families}, "-n")
-    assert planned_jobs(result) == {"train": 1, "all": 1}
-    trained = re.findall(r"wildcards: family=(\w+)", result.stdout)
-    assert trained == ["vae"], trained
+    assert planned_jobs(result) == {**downstream_of_training(1), "all": 1}
+    jobs = re.findall(r"wildcards: family=(\w+)", result.stdout)
+    assert jobs == ["vae"] * 5, jobs  # train, 2 sample shards, gather, evaluate
     # A shared training setting: every family.
     result = snakemake(finished_run, {**TINY, "train": {**TINY["train"], "lr": 0.002}}, "-n")
-    assert planned_jobs(result) == {"train": n, "all": 1}
+    assert planned_jobs(result) == {**downstream_of_training(n), "all": 1}
+    # Resources change no result: nothing reruns.
+    changed = {**TINY, "train": {**TINY["train"], "mem_mb": 9000, "threads": 2}}
+    changed["evaluate"] = {**TINY["evaluate"], "runtime": 30}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {}
+    # An evaluation setting: the evaluations and the leaderboard, no training or sampling.
+    changed = {**TINY, "evaluate": {"folds": 4}}
+    expected = {"evaluate_truth": 1, "evaluate": n, "leaderboard": 1, "all": 1}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
 
 
 def test_lint_clean_and_every_rule_has_log_and_benchmark(tmp_path):

@@ -25,6 +25,16 @@ PREPROCESSED = {
 }
 
 
+RESOURCE_KEYS = ("threads", "runtime", "mem_mb")
+
+
+def settings_only(section):
+    """A config section without the job's resource requests, which change no result."""
+    if "train" in section and "model" in section:  # a family's merged settings
+        return {**section, "train": settings_only(section["train"])}
+    return {k: v for k, v in section.items() if k not in RESOURCE_KEYS}
+
+
 def as_json(obj):
     """A config section as canonical JSON: a param that reruns the rule when it changes."""
     return json.dumps(obj, sort_keys=True)
@@ -63,15 +73,25 @@ def family_params(family):
     return {"train": {**train, **own.get("train", {})}, "model": own.get("model", {})}
 
 
-def train_gpus():
-    """GPU slots a training job holds: 1 when it may run on a GPU, else 0.
+def gpu_slots(device):
+    """GPU slots a job holds: 1 when it may run on a GPU, else 0.
 
     With device 'auto' this asks whether the submitting machine has an NVIDIA driver;
-    on a cluster whose login node has none, set train.device: cuda.
+    on a cluster whose login node has none, set the device to cuda.
     """
-    device = config["train"]["device"]
     if device == "cpu":
         return 0
     if device.startswith("cuda"):
         return 1
     return 1 if shutil.which("nvidia-smi") else 0
+
+
+# --- sampling and evaluation -----------------------------------------------------------
+
+SHARDS = range(config["sample"]["shards"])
+SAMPLES = {f: f"{RESULTS}/samples/{f}.h5" for f in FAMILY_NAMES}
+EVALUATION = f"{RESULTS}/evaluation"
+LEADERBOARD = {
+    "csv": f"{EVALUATION}/leaderboard.csv",
+    "md": f"{EVALUATION}/leaderboard.md",
+}

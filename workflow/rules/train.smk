@@ -10,7 +10,13 @@ rule train:
         model=f"{RESULTS}/models/{{family}}/model.pt",
         hparams=f"{RESULTS}/models/{{family}}/hparams.json",
         history=f"{RESULTS}/models/{{family}}/history.csv",
-        plot=f"{RESULTS}/models/{{family}}/loss.png",
+        plot=report(
+            f"{RESULTS}/models/{{family}}/loss.png",
+            caption="../report/loss.rst",
+            category="Families",
+            subcategory="{family}",
+            labels={"family": "{family}", "plot": "loss curves"},
+        ),
         info=f"{RESULTS}/models/{{family}}/training.json",
     log:
         f"{RESULTS}/logs/train/{{family}}.log",
@@ -22,12 +28,12 @@ rule train:
         ENV
     threads: config["train"]["threads"]
     resources:
-        gpu=train_gpus(),
+        gpu=gpu_slots(config["train"]["device"]),
         mem_mb=lambda wc: family_params(wc.family)["train"]["mem_mb"],
         runtime=lambda wc: family_params(wc.family)["train"]["runtime"],
     params:
         # Only this family's settings: changing another family's reruns nothing here.
-        family=lambda wc: as_json(family_params(wc.family)),
+        family=lambda wc: as_json(settings_only(family_params(wc.family))),
         outdir=lambda wc: f"{RESULTS}/models/{wc.family}",
         checkpoint=lambda wc: f"{RESULTS}/checkpoints/{wc.family}.pt",
     shell:
