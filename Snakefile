@@ -3,6 +3,7 @@
 #   snakemake --cores all --configfile X.yaml  another run (replaces it; schema defaults fill the rest)
 from snakemake.utils import min_version
 
+from genhep.amplification import check_amplification_config
 from genhep.config import check_families, validate_config
 
 min_version("8.20")
@@ -16,6 +17,7 @@ report: "workflow/report/workflow.rst"
 
 validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
 check_families(config)
+check_amplification_config(config["amplification"])
 
 
 include: "workflow/rules/common.smk"
@@ -24,6 +26,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/amplification.smk"
 
 
 rule all:
@@ -33,3 +36,4 @@ rule all:
         PREPROCESSED.values(),
         MODELS.values(),
         LEADERBOARD.values(),
+        AMPLIFICATION_OUTPUTS,

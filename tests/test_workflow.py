@@ -27,6 +27,12 @@ TINY = {
     "families": {f: {"model": {"hidden": 16}} for f in FAMILIES},
     "sample": {"shards": 2, "events_per_shard": 400, "batch_size": 300},
     "evaluate": {"folds": 3},
+    "amplification": {
+        "families": ["maf", "cfm"],
+        "seeds": 2,
+        "n_generated": [100, 1000, 10000],
+        "train": {"epochs": 40},
+    },
 }
 
 
@@ -145,6 +151,18 @@ def test_leaderboard_has_every_family_and_every_metric(finished_run):
     assert sorted(p.name for p in samples.iterdir()) == sorted(f"{f}.h5" for f in FAMILIES)
 
 
+def test_amplification_study_table_and_plot(finished_run):
+    out = finished_run / "results" / "amplification"
+    with open(out / "amplification.csv") as f:
+        rows = {r[next(iter(r))]: r for r in csv.DictReader(f)}
+    assert {"maf", "cfm"} <= set(rows) and len(rows) == 4  # + the fit and the training sample
+    for name, row in rows.items():
+        numbers = [float(v) for k, v in row.items() if k.startswith("amplification") and v]
+        assert numbers and all(math.isfinite(v) and v > 0 for v in numbers), name
+    assert (out / "quantile_mse.png").read_bytes()[:4] == b"\x89PNG"
+    assert "maf" in (out / "amplification.md").read_text()
+
+
 def test_report_builds_with_every_plot(finished_run):
     result = snakemake(finished_run, TINY, "--report", "report.html")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -152,7 +170,7 @@ def test_report_builds_with_every_plot(finished_run):
     assert len(html) > 100_000
     for family in FAMILIES:
         assert family in html
-    for caption in ("truth-vs-truth", "ratio"):
+    for caption in ("truth-vs-truth", "ratio", "camel back"):
         assert caption in html
 
 

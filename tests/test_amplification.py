@@ -1,0 +1,184 @@
+"""The amplification study (arXiv 2008.06545): the metric against its statistics, the
+reference fit, one trained family, and the stage scripts.
+
+Numbers behind the thresholds (Q = 10, 100 training points):
+
+* N Q² MSE of a true sample of size N is Pearson's χ² with Q − 1 = 9 degrees of freedom,
+  so its amplification / (N / n_train) = 9 / χ²₉: median 1.08, mean 9/7, skewed;
+* the 2-Gaussian fit measured 2.4-7.8 per seed (median ~5 over seeds 0-7);
+* MAF with the study defaults measured 1.8, 2.9, 10.8 on seeds 0-2 (training sample 1.3-1.6).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_script
+from genhep.amplification import (
+    Augmented,
+    amplification_factor,
+    camel_cdf,
+    camel_quantile_edges,
+    camel_sample,
+    check_amplification_config,
+    expected_true_mse,
+    fit_two_gaussians,
+    quantile_fractions,
+    quantile_mse,
+    resolve_params,
+    run_family,
+    summarise,
+)
+from genhep.errors import GenhepError
+from genhep.models import build_model
+
+
+@pytest.mark.parametrize("q", [10, 7])
+def test_quantile_edges_have_equal_true_probability(q):
+    edges = camel_quantile_edges(q)
+    assert len(edges) == q + 1 and edges[0] == -np.inf and edges[-1] == np.inf
+    np.testing.assert_allclose(camel_cdf(edges[1:-1]), np.arange(1, q) / q, atol=1e-9)
+    np.testing.assert_allclose(edges[1:-1], -edges[-2:0:-1], atol=1e-9)  # symmetric camel
+    fractions = quantile_fractions(camel_sample(1_000_000, np.random.default_rng(0)), edges)
+    np.testing.assert_allclose(fractions, 1 / q, atol=1e-3)
+
+
+@pytest.mark.parametrize(("n", "q"), [(100, 10), (1000, 10), (300, 5)])
+def test_true_sample_mse_matches_the_multinomial_expectation(n, q):
+    """E[MSE] = (1/Q) Σ_j Var f_j = (Q − 1) / (Q² N), by simulation of 4000 samples."""
+    rng = np.random.default_rng(1)
+    edges = camel_quantile_edges(q)
+    simulated = np.mean([quantile_mse(camel_sample(n, rng), edges) for _ in range(4000)])
+    # Relative error of the mean: √(2/(Q−1)) / √4000 ≈ 0.8 % for Q = 10.
+    assert simulated == pytest.approx(expected_true_mse(n, q), rel=0.05)
+
+
+def test_amplification_of_the_expectation_is_exact():
+    for n in (100, 1000, 10**6):
+        assert amplification_factor(expected_true_mse(n, 10), 10, 100) == pytest.approx(n / 100)
+
+
+@pytest.mark.parametrize("n", [1000, 10_000])
+def test_true_sample_of_size_n_amplifies_by_n_over_n_train(n):
+    rng = np.random.default_rng(2)
+    edges = camel_quantile_edges(10)
+    ratios = [
+        amplification_factor(quantile_mse(camel_sample(n, rng), edges), 10, 100) / (n / 100)
+        for _ in range(300)
+    ]
+    assert 0.8 < np.median(ratios) < 1.4  # 9 / median(χ²₉) = 1.08
+    assert 0.5 < np.exp(np.mean(np.log(ratios))) < 2
+
+
+def test_two_gaussian_fit_amplifies():
+    """A fit of the right form, 5 parameters, is worth more than its 100 points."""
+    edges = camel_quantile_edges(10)
+    fit_amp, train_amp = [], []
+    for seed in range(8):
+        x = camel_sample(100, np.random.default_rng(seed))
+        fit = fit_two_gaussians(x, seed)
+        assert fit.mu1 < 0 < fit.mu2 and 0 < fit.weight < 1
+        sample = fit.sample(200_000, np.random.default_rng([seed, 1]))
+        fit_amp.append(amplification_factor(quantile_mse(sample, edges), 10, 100))
+        train_amp.append(amplification_factor(quantile_mse(x, edges), 10, 100))
+    print(f"fit amplification {np.round(fit_amp, 2)}, training sample {np.round(train_amp, 2)}")
+    assert np.median(fit_amp) > 1.5
+    assert np.median(fit_amp) > np.median(train_amp)
+
+
+def test_params_fall_back_to_the_family_defaults_and_are_checked():
+    p = resolve_params("maf", {"seeds": 3, "train": {"epochs": 7}})
+    assert p["seeds"] == 3 and p["train"]["epochs"] == 7 and p["train"]["lr"] == 3e-3
+    assert p["augment"] == 1 and p["standardize"] is True and p["quantiles"] == 10
+    assert p["n_generated"][-1] == 1_000_000
+    for bad, match in [
+        ({"seeds": 0}, "seeds must be"),
+        ({"seed": 3}, r"unknown key\(s\) \['seed'\]"),
+        ({"n_generated": []}, "n_generated must be"),
+        ({"train": {"epoch": 3}}, r"train: unknown setting\(s\) \['epoch'\]"),
+        ({"model": {"hiden": 3}}, "model: maf: unknown hyperparameter"),
+    ]:
+        with pytest.raises(GenhepError, match=match):
+            resolve_params("maf", bad)
+    with pytest.raises(GenhepError, match="unknown family"):
+        resolve_params("gann", {})
+
+
+def test_config_section_is_checked_at_start_up_naming_the_key():
+    check_amplification_config({"families": ["gan", "maf"], "train": {"epochs": 5}})
+    with pytest.raises(GenhepError, match=r"key amplification.families\[1\]: unknown family"):
+        check_amplification_config({"families": ["gan", "gann"]})
+    with pytest.raises(GenhepError, match="key amplification.overrides.vae: .*'hiden'"):
+        check_amplification_config(
+            {"families": ["vae"], "overrides": {"vae": {"model": {"hiden": 1}}}}
+        )
+
+
+def test_augmented_model_samples_the_data_dimensions_only():
+    torch.manual_seed(0)
+    model = Augmented(build_model("maf", 2, 0, {"transforms": 2, "hidden": 8}), 1)
+    assert model.family == "maf" and model.n_features == 1
+    assert model.sample(5).shape == (5, 1)
+    opt = model.configure_optimizers(1e-3)
+    assert torch.isfinite(model.training_step(torch.randn(10, 1), None, opt)["loss"])
+
+
+@pytest.mark.slow
+def test_trained_flow_beats_its_training_sample():
+    """MAF on 100 points: its 10⁵ generated points have a lower quantile MSE than the 100."""
+    result = run_family("maf", seeds=3, n_generated=[1000, 100_000])
+    model_mse = [s["model_mse"][-1] for s in result["seeds"]]
+    train_mse = [s["train_mse"] for s in result["seeds"]]
+    print(f"maf: generated {np.round(model_mse, 6)}, training {np.round(train_mse, 6)}")
+    assert np.mean(model_mse) < np.mean(train_mse)
+    assert result["summary"]["model"]["median"] > 1
+    assert all(s["generated_finite"] for s in result["seeds"])
+
+
+@pytest.mark.slow
+def test_amplify_and_summary_scripts(tmp_path):
+    out = tmp_path / "amplification" / "nsf.json"
+    params = {"seeds": 2, "n_generated": [100, 1000, 10_000], "train": {"epochs": 100}}
+    done = run_script("amplify", "--family", "nsf", "--params", json.dumps(params), "--output", out)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["family"] == "nsf" and result["n_generated"] == [100, 1000, 10_000]
+    assert result["settings"]["train"] == {"epochs": 100, "batch_size": 100, "lr": 1e-2}
+    assert [s["seed"] for s in result["seeds"]] == [0, 1]
+    for s in result["seeds"]:
+        assert len(s["model_mse"]) == len(s["fit_mse"]) == 3
+        assert s["amplification"] == pytest.approx(
+            amplification_factor(s["model_mse"][-1], 10, 100)
+        )
+    np.testing.assert_allclose(result["expected_true_mse"], [9e-4, 9e-5, 9e-6])
+
+    table, md, plot = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "q.png"
+    done = run_script(
+        "amplification_summary", "--inputs", out, "--table", table, md, "--plot", plot
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["name"] for r in summarise([result])] == ["nsf", "2-Gaussian fit", "training sample"]
+    assert table.read_text().splitlines()[0].startswith("name,seeds,amplification_median")
+    assert "| 2-Gaussian fit | 2 |" in md.read_text()
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"seeds": 0}, "seeds must be a count 1..100"),
+        ({"model": {"hiden": 8}}, "unknown hyperparameter"),
+    ],
+)
+def test_bad_params_give_one_error_line_and_no_output(tmp_path, params, message):
+    out = tmp_path / "gan.json"
+    done = run_script("amplify", "--family", "gan", "--params", json.dumps(params), "--output", out)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genhep amplify: error:")
+    assert message in lines[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
