@@ -3,7 +3,7 @@
 #   snakemake --cores all --configfile X.yaml  another run (replaces it; schema defaults fill the rest)
 from snakemake.utils import min_version
 
-from genhep.amplification import check_amplification_config
+from genhep.amplification import check_amplification_config, study_params
 from genhep.config import check_families, validate_config
 
 min_version("8.20")

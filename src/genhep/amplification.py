@@ -614,6 +614,18 @@ def plot_quantile_mse(results: Sequence[dict[str, Any]], path: Any) -> None:
     plt.close(fig)
 
 
+def study_params(section: dict[str, Any], family: str) -> dict[str, Any]:
+    """A family's settings from the config's 'amplification' section: the shared ones with
+    its own 'overrides' on top; keys left out take the tuned STUDY_DEFAULTS later."""
+    own = section.get("overrides", {}).get(family, {})
+    shared = ("seeds", "n_train", "n_generated", "quantiles")
+    params = {k: section[k] for k in shared if k in section}
+    params.update({k: v for k, v in own.items() if k != "train"})
+    params.setdefault("model", {})
+    params["train"] = {**section.get("train", {}), **own.get("train", {})}
+    return params
+
+
 def check_amplification_config(section: dict[str, Any]) -> None:
     """Start-up check of the config's 'amplification' section: every family's merged
     settings must resolve (names the key), so a typo fails before any job runs."""
@@ -623,15 +635,9 @@ def check_amplification_config(section: dict[str, Any]) -> None:
                 f"invalid config: key amplification.families[{i}]: unknown family {family!r} "
                 f"(known: {', '.join(FAMILIES)})"
             )
-    shared = {
-        k: section[k] for k in ("seeds", "n_train", "n_generated", "quantiles") if k in section
-    }
     for family in set(section.get("families", [])) | set(section.get("overrides", {})):
-        own = section.get("overrides", {}).get(family, {})
-        params = {**shared, **{k: v for k, v in own.items() if k != "train"}}
-        params["train"] = {**section.get("train", {}), **own.get("train", {})}
         try:
-            resolve_params(family, params)
+            resolve_params(family, study_params(section, family))
         except GenhepError as err:
             raise GenhepError(
                 f"invalid config: key amplification.overrides.{family}: {err}"

@@ -22,7 +22,7 @@ rule amplify:
         runtime=config["amplification"]["runtime"],
     params:
         # Only this family's settings: changing another family's reruns nothing here.
-        study=lambda wc: as_json(amplification_params(wc.family)),
+        study=lambda wc: as_json(study_params(config["amplification"], wc.family)),
     shell:
         "python {input.script:q} --family {wildcards.family} --params {params.study:q}"
         " --output {output:q} --threads {threads} --log {log:q}"

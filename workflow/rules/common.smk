@@ -110,17 +110,3 @@ AMPLIFICATION_OUTPUTS = (
     if config["amplification"]["enabled"]
     else []
 )
-
-
-def amplification_params(family):
-    """A family's study settings: the shared ones, its own 'overrides' on top.
-
-    Keys left out fall back to the family's tuned defaults in genhep.amplification.
-    """
-    cfg = config["amplification"]
-    own = cfg["overrides"].get(family, {})
-    params = {k: cfg[k] for k in ("seeds", "n_train", "n_generated", "quantiles")}
-    params["train"] = {**cfg["train"], **own.get("train", {})}
-    params["model"] = own.get("model", {})
-    params.update({k: own[k] for k in ("standardize", "augment") if k in own})
-    return params
