@@ -1,5 +1,6 @@
 """Score a family's generated events (or the truth against itself) against the test split."""
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -13,8 +14,13 @@ def main(args):
     torch.set_num_threads(args.threads)
     # sklearn's OpenMP/BLAS pools ignore torch's setting; without a limit they oversubscribe
     # the cores the scheduler gave this job (and run many times slower beside other jobs).
-    with threadpool_limits(args.threads):
+    # Metric caveats (e.g. FPD batch sizes scaled to a small held-out set) go to the log,
+    # not to the console as Python warnings.
+    with threadpool_limits(args.threads), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # each distinct warning once
         evaluate(args)
+    for w in caught:
+        log.info("note: %s", w.message)
 
 
 def evaluate(args):
