@@ -113,3 +113,83 @@ def max_sic(curve: SicCurve, n_background: int, min_background: int = 50) -> tup
     if not usable.any():
         raise GenhepError(f"no working point with FPR >= {floor:.3g} ({n_background} background)")
     return float(np.nanmax(curve.sic[usable])), floor
+
+
+# --- the anomaly classifier ----------------------------------------------------------------
+
+
+@dataclass
+class ClassifierSettings:
+    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam."""
+
+    hidden: int = 64
+    layers: int = 3
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    best_epochs: int = 10  # average the predictions of the epochs with the lowest val loss
+    runs: int = 10  # independent trainings (ensemble); each its own seed and val split
+    val_fraction: float = 0.5  # CATHODE's k-fold halves: half the SR data validates
+    seed: int = 0
+    device: str = "auto"
+
+
+def train_anomaly_classifier(
+    x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
+) -> np.ndarray:
+    """Scores of ``x_test``, shape (runs, n_test): one row per independent run.
+
+    Label 1 is the SR data, label 0 the background template (CATHODE); for the
+    baselines it is signal vs background (supervised), data vs true background
+    (idealized) or SR vs SB (CWoLa). Each run averages the test predictions of its
+    ``best_epochs`` epochs with the lowest validation loss, which steadies a classifier
+    trained on a tiny excess (the paper's best-epoch averaging).
+    """
+    import torch
+    from torch import nn
+
+    from genhep.models.base import mlp
+    from genhep.training import resolve_device
+
+    dev = resolve_device(s.device)
+    x = np.vstack([x_label1, x_label0]).astype(np.float32)
+    y = np.r_[np.ones(len(x_label1)), np.zeros(len(x_label0))].astype(np.float32)
+    # Standardize on the training inputs (the classifier sees O(1) features).
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-12
+    x_all = torch.as_tensor((x - mean) / std, device=dev)
+    y_all = torch.as_tensor(y, device=dev)
+    x_test_t = torch.as_tensor(((x_test - mean) / std).astype(np.float32), device=dev)
+    # Balanced class weights: each class carries half of the loss.
+    w_class = torch.tensor([len(y) / (2 * (y == 0).sum()), len(y) / (2 * (y == 1).sum())])
+
+    scores = []
+    for run in range(s.runs):
+        g = torch.Generator().manual_seed(s.seed * 1000 + run)
+        perm = torch.randperm(len(y), generator=g).to(dev)
+        n_val = int(s.val_fraction * len(y))
+        val, train = perm[:n_val], perm[n_val:]
+        torch.manual_seed(s.seed * 1000 + run)
+        net = mlp(x.shape[1], 1, s.hidden, s.layers, activation=nn.ReLU).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=s.lr)
+        weight = w_class.to(dev)[y_all.long()]
+        history = []  # (val loss, test predictions) per epoch
+        for _ in range(s.epochs):
+            order = train[torch.randperm(len(train), generator=g).to(dev)]
+            net.train()
+            for start in range(0, len(order), s.batch_size):
+                idx = order[start : start + s.batch_size]
+                loss = nn.functional.binary_cross_entropy_with_logits(
+                    net(x_all[idx]).squeeze(-1), y_all[idx], weight=weight[idx]
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                val_loss = nn.functional.binary_cross_entropy_with_logits(
+                    net(x_all[val]).squeeze(-1), y_all[val], weight=weight[val]
+                )
+                history.append((float(val_loss), torch.sigmoid(net(x_test_t)).squeeze(-1)))
+        best = sorted(history, key=lambda h: h[0])[: s.best_epochs]
+        scores.append(torch.stack([p for _, p in best]).mean(0).cpu().numpy())
+    return np.stack(scores)
