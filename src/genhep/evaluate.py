@@ -29,9 +29,11 @@ from genhep.sample import column_units, reference_and_pool
 log = logging.getLogger("genhep")
 
 
-def truth_table(test_path: str | os.PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Column names, and the reference and pool halves of the test split in physical units."""
-    split = load_split(test_path)
+def truth_table(split: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Column names, and the reference and pool halves of the test split in physical units.
+
+    ``split`` is the test split as ``genhep.preprocess.load_split`` returns it.
+    """
     pre = split["preprocessor"]
     columns = list(pre.features.names)
     x = pre.features.inverse(split["features"])
@@ -62,7 +64,7 @@ def sampling_info(samples_path: str | os.PathLike) -> dict[str, Any]:
         return {k: decode_attr(v) for k, v in f.attrs.items()}
 
 
-def heldout_nll(model_path: str | os.PathLike, test_path: str | os.PathLike) -> dict[str, Any]:
+def heldout_nll(model_path: str | os.PathLike, split: dict[str, Any]) -> dict[str, Any]:
     """Mean negative log-likelihood of the whole test split, nats per event.
 
     In the preprocessed space the models are trained in (the same for every family, so
@@ -77,7 +79,6 @@ def heldout_nll(model_path: str | os.PathLike, test_path: str | os.PathLike) -> 
     family = model.members[0].family
     if not model.members[0].has_log_prob and family != "vae":
         return {"nll": None, "nll_kind": "none"}
-    split = load_split(test_path)
     x = torch.as_tensor(split["features"], dtype=torch.float32)
     c = split.get("context")
     c = None if c is None else torch.as_tensor(c, dtype=torch.float32)
@@ -111,7 +112,7 @@ def score(
 def evaluate_truth(
     test_path: str | os.PathLike, settings: dict[str, Any], metrics_path: str | os.PathLike
 ) -> dict[str, Any]:
-    columns, reference, pool = truth_table(test_path)
+    columns, reference, pool = truth_table(load_split(test_path))
     n = min(len(reference), len(pool))
     result = {
         "family": "truth",
@@ -137,7 +138,8 @@ def evaluate_family(
 ) -> dict[str, Any]:
     from genhep.plots import plot_correlations, plot_feature_histograms
 
-    columns, reference, pool = truth_table(test_path)
+    split = load_split(test_path)  # read once: truth tables and the likelihood
+    columns, reference, pool = truth_table(split)
     generated = generated_table(samples_path, columns, len(pool))
     sampling = sampling_info(samples_path)
     family = sampling["family"]
@@ -148,7 +150,7 @@ def evaluate_family(
         "n_reference": len(reference),
         "n_compared": len(generated),
         "metrics": score(reference, generated, columns, settings),
-        **heldout_nll(model_path, test_path),
+        **heldout_nll(model_path, split),
         "training_seconds": training["training_seconds"],
         "training_device": training["device"],
         "sample_events": sampling["events"],

@@ -12,6 +12,7 @@ from genhep.evaluate import (
     write_leaderboard,
 )
 from genhep.plots import plot_feature_histograms, plot_metric_bars
+from genhep.preprocess import load_split
 from genhep.sample import column_units
 
 
@@ -21,7 +22,7 @@ def main(args):
     rows = leaderboard_rows(truth, families)
     columns = truth["columns"]
     markdown = leaderboard_markdown(rows, columns, truth["n_compared"])
-    columns, reference, pool = truth_table(args.test)
+    columns, reference, pool = truth_table(load_split(args.test))
     generated = {
         result["family"]: generated_table(path, columns, len(pool))
         for result, path in zip(families, args.samples, strict=True)
