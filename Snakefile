@@ -4,7 +4,7 @@
 from snakemake.utils import min_version
 
 from genhep.amplification import check_amplification_config, study_params
-from genhep.config import check_families, validate_config
+from genhep.config import check_cathode_config, check_families, validate_config
 
 min_version("8.20")
 
@@ -18,6 +18,7 @@ report: "workflow/report/workflow.rst"
 validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
 check_families(config)
 check_amplification_config(config["amplification"])
+check_cathode_config(config["cathode"])
 
 
 include: "workflow/rules/common.smk"
@@ -27,6 +28,7 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/amplification.smk"
+include: "workflow/rules/cathode.smk"
 
 
 rule all:
@@ -37,3 +39,4 @@ rule all:
         MODELS.values(),
         LEADERBOARD.values(),
         AMPLIFICATION_OUTPUTS,
+        CATHODE_OUTPUTS,

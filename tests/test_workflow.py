@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -33,6 +34,32 @@ TINY = {
         "n_generated": [100, 1000, 10000],
         "train": {"epochs": 40},
     },
+    "cathode": {
+        "toy": {"n_events": 60_000, "signal_fraction": 0.02, "seed": 5},
+        "signal_levels": [0, 300],
+        "background_split": {"data": 0.4, "reference": 0.4, "test": 0.2},
+        "density": {
+            "train": {"epochs": 3, "batch_size": 512, "lr": 0.001, "best_k": 2, "patience": 0},
+            "families": {"maf": {"model": {"transforms": 2, "hidden": 16, "layers": 1}}},
+        },
+        "classifier": {"epochs": 3, "runs": 2, "best_epochs": 2, "batch_size": 256},
+    },
+}
+# The CATHODE branch of TINY: 2 signal levels, one window, seed and family, 4 methods.
+CATHODE_CLASSIFIERS = {
+    "cathode_classify": 2,
+    "cathode_baseline": 4,
+    "cathode_supervised": 1,
+    "cathode_evaluate": 2,
+    "cathode_summary": 1,
+}
+CATHODE_JOBS = {
+    "cathode_ingest": 1,
+    "cathode_fixed": 1,
+    "cathode_data": 2,
+    "cathode_density": 2,
+    "cathode_template": 2,
+    **CATHODE_CLASSIFIERS,
 }
 
 
@@ -181,8 +208,9 @@ def test_rerun_is_a_no_op_and_params_rerun_only_what_they_touch(finished_run):
     changed = {**TINY, "preprocess": {"seed": 99}}
     expected = {"preprocess": 1, **after_preprocess}
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
+    # The selection applies to CATHODE's toy too: its branch reruns from ingestion.
     changed = {**TINY, "ingest": {"chunk_size": 2500, "selection": {"mjj_min": 2.6}}}
-    expected = {"ingest": 1, "preprocess": 1, **after_preprocess}
+    expected = {"ingest": 1, "preprocess": 1, **after_preprocess, **CATHODE_JOBS}
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
     changed = {**TINY, "toy": {**TINY["toy"], "seed": 4}}
     expected = {"generate_toy": 1, "ingest": 1, "preprocess": 1, **after_preprocess}
@@ -203,6 +231,58 @@ def test_rerun_is_a_no_op_and_params_rerun_only_what_they_touch(finished_run):
     # An evaluation setting: the evaluations and the leaderboard, no training or sampling.
     changed = {**TINY, "evaluate": {"folds": 4}}
     expected = {"evaluate_truth": 1, "evaluate": n, "leaderboard": 1, "all": 1}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
+
+
+def test_cathode_branch_curves_plots_and_summary(finished_run):
+    out = finished_run / "results" / "cathode"
+    with open(out / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    methods = {"cathode_maf", "idealized", "supervised", "cwola"}
+    assert {r["method"] for r in rows} == methods and len(rows) == 8  # 4 methods x 2 levels
+    by = {(r["method"], int(r["signal_injected"])): r for r in rows}
+    assert int(by["cathode_maf", 0]["signal_sr"]) == 0
+    assert 280 <= int(by["cathode_maf", 300]["signal_sr"]) <= 300  # the toy W' sits in the SR
+    for r in rows:
+        assert float(r["max_sic_16"]) <= float(r["max_sic_median"]) <= float(r["max_sic_84"])
+        assert 0.0 < float(r["fpr_floor"]) < 0.1
+    # 300 signal in ~2k SR background: the labelled baseline finds it (random gives ~1).
+    assert float(by["supervised", 300]["max_sic_median"]) > 2.0
+    point = out / "sr3.50" / "seed0" / "s300"
+    with h5py.File(point / "curves.h5", "r") as f:
+        tpr = f["tpr"][...]
+        for method in methods:
+            sic = f[method]["sic"][...]
+            assert sic.shape == (3, len(tpr))  # 16%, median, 84% over runs
+            finite = np.isfinite(sic[1])
+            assert finite.sum() > len(tpr) // 2, method
+            assert (sic[0][finite] <= sic[2][finite] + 1e-9).all()
+    for plot in ("sic.png", "rejection.png"):
+        assert (point / plot).read_bytes()[:4] == b"\x89PNG"
+    assert (out / "max_sic.png").read_bytes()[:4] == b"\x89PNG"
+    assert "cathode_maf" in (out / "summary.md").read_text()
+    counts = json.loads((point / "data" / "counts.json").read_text())
+    assert counts["sb_train"]["events"] > 4 * counts["sb_val"]["events"] * 0.9
+
+
+def test_cathode_classifier_settings_rerun_only_the_classifiers(finished_run):
+    """No density model is retrained, no template resampled: only the classifier stages."""
+    changed = {
+        **TINY,
+        "cathode": {
+            **TINY["cathode"],
+            "classifier": {**TINY["cathode"]["classifier"], "lr": 0.002},
+        },
+    }
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == {**CATHODE_CLASSIFIERS, "all": 1}
+    # An evaluation setting: the evaluations and the summary only.
+    changed = {**TINY, "cathode": {**TINY["cathode"], "evaluation": {"min_background": 20}}}
+    expected = {"cathode_evaluate": 2, "cathode_summary": 1, "all": 1}
+    assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
+    # The oversampling: templates and what follows them (the idealized cap follows it too).
+    changed = {**TINY, "cathode": {**TINY["cathode"], "interpolation": {"oversampling": 2}}}
+    expected = {"cathode_template": 2, **CATHODE_CLASSIFIERS, "cathode_baseline": 2, "all": 1}
+    expected.pop("cathode_supervised")  # signal vs true background: no template, no cap
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
 
 

@@ -59,3 +59,48 @@ def check_families(config: dict) -> None:
         except GenhepError as err:
             cause = err.__cause__ or err
             raise GenhepError(f"invalid config: key families.{family}.model: {cause}") from None
+
+
+def check_cathode_config(section: dict) -> None:
+    """Start-up check of the 'cathode' section (names the key): density families exist and
+    build, their training settings are known, ANODE only with a likelihood, SRs in range."""
+    from genhep.models import FAMILIES, build_model
+    from genhep.training import TrainSettings
+
+    known_settings = set(vars(TrainSettings()))
+    for i, family in enumerate(section["families"]):
+        if family not in FAMILIES:
+            raise GenhepError(
+                f"invalid config: key cathode.families[{i}]: unknown family {family!r} "
+                f"(known: {', '.join(FAMILIES)})"
+            )
+        if "anode" in section["methods"] and not FAMILIES[family].has_log_prob:
+            raise GenhepError(
+                f"invalid config: key cathode.methods: anode needs a density, and family "
+                f"{family!r} has no likelihood (use maf or nsf)"
+            )
+    density = section["density"]
+    bad = set(density["train"]) - known_settings
+    if bad:
+        raise GenhepError(
+            f"invalid config: key cathode.density.train: unknown setting(s) {sorted(bad)}"
+        )
+    for family, own in density["families"].items():
+        key = f"cathode.density.families.{family}"
+        if family not in FAMILIES:
+            raise GenhepError(f"invalid config: key {key}: unknown family")
+        bad = set(own) - {"model", "train"} or set(own.get("train", {})) - known_settings
+        if bad:
+            raise GenhepError(f"invalid config: key {key}: unknown key(s) {sorted(bad)}")
+        try:
+            build_model(family, 2, 1, own.get("model", {}))
+        except GenhepError as err:
+            raise GenhepError(f"invalid config: key {key}.model: {err.__cause__ or err}") from None
+    low, high = section["mjj_range"]
+    for i, centre in enumerate(section["windows"]):
+        half = section["sr_width"] / 2
+        if not low < centre - half < centre + half < high:
+            raise GenhepError(
+                f"invalid config: key cathode.windows[{i}]: the SR [{centre - half:g}, "
+                f"{centre + half:g}) TeV must lie inside cathode.mjj_range [{low:g}, {high:g})"
+            )

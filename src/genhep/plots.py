@@ -185,3 +185,101 @@ def plot_metric_bars(
         ax.tick_params(axis="x", rotation=45)
     fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
+
+
+# --- CATHODE ----------------------------------------------------------------------------
+
+_METHOD_STYLE = {"supervised": ("black", "--"), "idealized": ("tab:gray", "-")}
+
+
+def _method_style(method: str, k: int) -> tuple:
+    return _METHOD_STYLE.get(method, (plt.get_cmap("tab10")(k % 10), "-"))
+
+
+def plot_sic_curves(
+    tpr: np.ndarray,
+    summaries: dict,
+    kind: str,
+    path: str | os.PathLike,
+    title: str,
+    fpr_floor: float,
+) -> None:
+    """SIC (or rejection) vs signal efficiency: each method's median over runs and its
+    16–84% band; at FPRs below the floor the curves are lower bounds (FPR set to the floor)."""
+    with plt.style.context(_hep_style()):
+        fig, ax = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
+        for k, (method, s) in enumerate(summaries.items()):
+            color, ls = _method_style(method, k)
+            lo, mid, hi = s[kind]
+            ax.plot(tpr, mid, color=color, ls=ls, label=f"{method} ({s['runs']} runs)")
+            ax.fill_between(tpr, lo, hi, color=color, alpha=0.2, lw=0)
+        if kind == "sic":
+            ax.axhline(1.0, color="tab:gray", lw=0.8, ls=":", label="random")
+            ax.set_ylabel(r"SIC = $\epsilon_S / \sqrt{\epsilon_B}$")
+        else:
+            ax.set_yscale("log")
+            ax.plot(
+                tpr,
+                1 / np.maximum(tpr, fpr_floor),
+                color="tab:gray",
+                lw=0.8,
+                ls=":",
+                label="random",
+            )
+            ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+        ax.set_xlabel(r"signal efficiency $\epsilon_S$")
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{title}\nFPR floor {fpr_floor:.1e}", fontsize=8)
+        ax.legend(loc="upper right")
+        fig.savefig(path, dpi=110, format="png")
+        plt.close(fig)
+
+
+def plot_max_sic_scan(rows: list[dict], path: str | os.PathLike) -> None:
+    """Max SIC vs S/B in the SR, one line per method (median and band over runs), one
+    panel per signal-region window; seeds are shown as separate lines."""
+    windows = sorted({r["window"] for r in rows})
+    with plt.style.context(_hep_style()):
+        fig, axes = plt.subplots(
+            1, len(windows), figsize=(6 * len(windows), 4.5), squeeze=False, constrained_layout=True
+        )
+        for ax, window in zip(axes[0], windows, strict=True):
+            lines = sorted({(r["method"], r["seed"]) for r in rows if r["window"] == window})
+            methods = sorted({m for m, _ in lines})
+            for method, seed in lines:
+                pts = sorted(
+                    (
+                        r
+                        for r in rows
+                        if (r["window"], r["method"], r["seed"]) == (window, method, seed)
+                    ),
+                    key=lambda r: r["s_over_b"],
+                )
+                x = [100 * r["s_over_b"] for r in pts]
+                color, ls = _method_style(method, methods.index(method))
+                ax.plot(
+                    x,
+                    [r["max_sic_median"] for r in pts],
+                    "o",
+                    color=color,
+                    ls=ls,
+                    ms=3,
+                    label=method if seed == min(s for m, s in lines if m == method) else None,
+                )
+                ax.fill_between(
+                    x,
+                    [r["max_sic_16"] for r in pts],
+                    [r["max_sic_84"] for r in pts],
+                    color=color,
+                    alpha=0.15,
+                    lw=0,
+                )
+            ax.axhline(1.0, color="tab:gray", lw=0.8, ls=":")
+            ax.set(
+                xlabel="S/B in the signal region [%]",
+                ylabel="max SIC",
+                title=f"SR centre {window:.2f} TeV",
+            )
+            ax.legend(loc="upper left")
+        fig.savefig(path, dpi=110, format="png")
+        plt.close(fig)

@@ -281,30 +281,53 @@ def preprocess(
             if ctx_chain is not None:
                 cs = ctx_chain.forward(c[rows])
                 ok &= np.isfinite(cs).all(axis=1)
-            tmp = stack.enter_context(atomic_path(outputs[split]))
-            with h5py.File(tmp, "w") as f:
-                f.create_dataset("features", data=xs[ok])
-                if cs is not None:
-                    f.create_dataset("context", data=cs[ok])
-                if "label" in table:
-                    f.create_dataset("label", data=table["label"][rows][ok])
-                f.create_dataset("row", data=rows[ok])  # row in the feature table
-                summary[split] = {"events": int(ok.sum()), "dropped_out_of_range": int((~ok).sum())}
-                write_attrs(
-                    f,
-                    {
-                        "split": split,
-                        "feature_names": list(feature_names),
-                        "context_name": context_name or "",
-                        "fractions": dict(fractions),
-                        "seed": seed,
-                        **summary[split],
-                        "transform": pre.to_json(),
-                        "source": str(Path(features_path).resolve()),
-                        "source_events_kept": attrs.get("events_kept", len(x)),
-                    },
-                )
+            summary[split] = {"events": int(ok.sum()), "dropped_out_of_range": int((~ok).sum())}
+            write_split_file(
+                stack.enter_context(atomic_path(outputs[split])),
+                pre,
+                xs[ok],
+                None if cs is None else cs[ok],
+                table["label"][rows][ok] if "label" in table else None,
+                rows[ok],
+                {
+                    "split": split,
+                    "fractions": dict(fractions),
+                    "seed": seed,
+                    **summary[split],
+                    "source": str(Path(features_path).resolve()),
+                    "source_events_kept": attrs.get("events_kept", len(x)),
+                },
+            )
     return summary
+
+
+def write_split_file(
+    path: str | os.PathLike,
+    pre: Preprocessor,
+    features: np.ndarray,
+    context: np.ndarray | None,
+    labels: np.ndarray | None,
+    rows: np.ndarray,
+    attrs: Mapping[str, Any],
+) -> None:
+    """One split in the layout training reads (``load_split``): transformed columns, the
+    row of each event in its source table, and the Preprocessor that maps it back."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("features", data=features)
+        if context is not None:
+            f.create_dataset("context", data=context)
+        if labels is not None:
+            f.create_dataset("label", data=labels)
+        f.create_dataset("row", data=rows)
+        write_attrs(
+            f,
+            {
+                "feature_names": list(pre.features.names),
+                "context_name": pre.context.names[0] if pre.context is not None else "",
+                "transform": pre.to_json(),
+                **attrs,
+            },
+        )
 
 
 def load_split(path: str | os.PathLike) -> dict[str, Any]:

@@ -110,3 +110,92 @@ AMPLIFICATION_OUTPUTS = (
     if config["amplification"]["enabled"]
     else []
 )
+
+
+# --- the CATHODE search ----------------------------------------------------------------------
+
+CATHODE_CFG = config["cathode"]
+CATHODE = f"{RESULTS}/cathode"
+# With the toy source CATHODE has its own, larger toy (a signal pool for every level);
+# with the user's files it searches their labelled events.
+CATHODE_EVENTS = f"{CATHODE}/data/events.h5" if config["source"] == "toy" else FEATURES
+CATHODE_FIXED = f"{CATHODE}/sr{{window}}/seed{{seed}}/fixed"
+CATHODE_POINT = f"{CATHODE}/sr{{window}}/seed{{seed}}/s{{signal}}"
+CATHODE_WINDOWS = [f"{w:.2f}" for w in CATHODE_CFG["windows"]]
+CATHODE_FAMILIES = CATHODE_CFG["families"]
+
+
+def cathode_data_params():
+    """What the partition and the per-point data sets depend on (nothing else)."""
+    keys = (
+        "features",
+        "mjj_range",
+        "sr_width",
+        "background_split",
+        "signal_test_fraction",
+        "cwola_sideband_width",
+    )
+    density = CATHODE_CFG["density"]
+    return {
+        **{k: CATHODE_CFG[k] for k in keys},
+        "density_val_fraction": density["val_fraction"],
+        "transforms": density["transforms"],
+    }
+
+
+def cathode_toy_params():
+    return {**config["toy"], **CATHODE_CFG["toy"]}
+
+
+def cathode_density_params(family, seed):
+    """A density family's {model, train}: its cathode.density.families entry, else its
+    model from the families section; the training settings of cathode.density."""
+    density = CATHODE_CFG["density"]
+    own = density["families"].get(family)
+    if own is None:
+        own = {"model": config["families"].get(family, {}).get("model", {})}
+    train = {**density["train"], **own.get("train", {}), "seed": int(seed)}
+    train["device"] = density["device"]
+    return {"model": own.get("model", {}), "train": train}
+
+
+def cathode_methods(window, seed, signal):
+    """{method label: scores file} of one point, in the order of cathode.methods."""
+    point = CATHODE_POINT.format(window=window, seed=seed, signal=signal)
+    fixed = f"{CATHODE}/sr{window}/seed{seed}/scores"
+    out = {}
+    for method in CATHODE_CFG["methods"]:
+        if method in ("cathode", "anode"):
+            for family in CATHODE_FAMILIES:
+                out[f"{method}_{family}"] = f"{point}/scores/{method}_{family}.h5"
+        elif method == "supervised":
+            out[method] = f"{fixed}/supervised.h5"  # no injected signal in it
+        else:
+            out[method] = f"{point}/scores/{method}.h5"
+    return out
+
+
+def cathode_points():
+    return [
+        CATHODE_POINT.format(window=w, seed=s, signal=n)
+        for w in CATHODE_WINDOWS
+        for s in CATHODE_CFG["seeds"]
+        for n in CATHODE_CFG["signal_levels"]
+    ]
+
+
+CATHODE_OUTPUTS = (
+    [
+        f"{CATHODE}/summary.csv",
+        f"{CATHODE}/summary.md",
+        f"{CATHODE}/max_sic.png",
+    ]
+    if CATHODE_CFG["enabled"]
+    else []
+)
+
+
+def cathode_path(wc, pattern):
+    """A CATHODE path pattern with the job's wildcards filled in (for input functions
+    and params, where Snakemake does not fill them)."""
+    return pattern.format(**dict(wc.items()))

@@ -104,3 +104,17 @@ def decode_attr(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def write_table(
+    path: str | os.PathLike,
+    columns: Mapping[str, np.ndarray],
+    units: Mapping[str, str] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a whole column table at once, atomically (for tables that fit in memory)."""
+    from genhep.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        TableWriter(f, units or {}).append(columns)
+        write_attrs(f, {"columns": list(columns), **(attrs or {})})
