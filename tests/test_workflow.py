@@ -43,9 +43,10 @@ TINY = {
             "families": {"maf": {"model": {"transforms": 2, "hidden": 16, "layers": 1}}},
         },
         "classifier": {"epochs": 3, "runs": 2, "best_epochs": 2, "batch_size": 256},
+        "methods": ["cathode", "idealized", "supervised", "cwola", "anode"],
     },
 }
-# The CATHODE branch of TINY: 2 signal levels, one window, seed and family, 4 methods.
+# The CATHODE branch of TINY: 2 signal levels, one window, seed and family, 5 methods.
 CATHODE_CLASSIFIERS = {
     "cathode_classify": 2,
     "cathode_baseline": 4,
@@ -57,8 +58,9 @@ CATHODE_JOBS = {
     "cathode_ingest": 1,
     "cathode_fixed": 1,
     "cathode_data": 2,
-    "cathode_density": 2,
+    "cathode_density": 4,  # SB (CATHODE) and SR (ANODE) models
     "cathode_template": 2,
+    "cathode_anode": 2,
     **CATHODE_CLASSIFIERS,
 }
 
@@ -238,8 +240,8 @@ def test_cathode_branch_curves_plots_and_summary(finished_run):
     out = finished_run / "results" / "cathode"
     with open(out / "summary.csv") as f:
         rows = list(csv.DictReader(f))
-    methods = {"cathode_maf", "idealized", "supervised", "cwola"}
-    assert {r["method"] for r in rows} == methods and len(rows) == 8  # 4 methods x 2 levels
+    methods = {"cathode_maf", "idealized", "supervised", "cwola", "anode_maf"}
+    assert {r["method"] for r in rows} == methods and len(rows) == 10  # 5 methods x 2 levels
     by = {(r["method"], int(r["signal_injected"])): r for r in rows}
     assert int(by["cathode_maf", 0]["signal_sr"]) == 0
     assert 280 <= int(by["cathode_maf", 300]["signal_sr"]) <= 300  # the toy W' sits in the SR
@@ -286,6 +288,27 @@ def test_cathode_classifier_settings_rerun_only_the_classifiers(finished_run):
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
 
 
+def test_cathode_scans_fan_out_as_jobs(tmp_path):
+    """Windows x seeds x levels x families: one job each, ready for a cluster."""
+    scan = {
+        **TINY["cathode"],
+        "windows": [3.3, 3.5, 3.7],
+        "seeds": [0, 1],
+        "signal_levels": [0, 100, 300],
+        "families": ["maf", "nsf"],
+        "methods": ["cathode", "idealized", "supervised"],
+    }
+    result = snakemake(tmp_path, {**TINY, "cathode": scan}, "-n", "results/cathode/summary.csv")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    points = 3 * 2 * 3
+    assert jobs["cathode_fixed"] == 3 * 2 and jobs["cathode_supervised"] == 3 * 2
+    assert jobs["cathode_data"] == jobs["cathode_evaluate"] == points
+    assert jobs["cathode_density"] == jobs["cathode_template"] == points * 2
+    assert jobs["cathode_classify"] == points * 2 and jobs["cathode_baseline"] == points
+    assert "wildcards: window=3.30, seed=1, signal=100" in result.stdout
+
+
 def test_lint_clean_and_every_rule_has_log_and_benchmark(tmp_path):
     result = snakemake(tmp_path, TINY, "--lint")
     assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr
@@ -305,6 +328,12 @@ def test_lint_clean_and_every_rule_has_log_and_benchmark(tmp_path):
         ({"train": {"families": ["gan", "transformer"]}}, "train.families[1]"),
         ({"families": {"vae": {"model": {"latent": 3}}}}, "families.vae.model"),
         ({"families": {"maf": {"train": {"epoch": 3}}}}, "families.maf.train"),
+        ({"cathode": {"families": ["maf", "gpt"]}}, "cathode.families[1]"),
+        ({"cathode": {"families": ["gan"], "methods": ["anode"]}}, "cathode.methods"),
+        ({"cathode": {"windows": [3.5, 6.9], "mjj_range": [2.6, 7.0]}}, "cathode.windows[1]"),
+        ({"cathode": {"methods": ["cathode", "lstm"]}}, "cathode.methods"),
+        ({"cathode": {"density": {"families": {"maf": {"model": {"blocks": 3}}}}}}, "maf.model"),
+        ({"cathode": {"classifier": {"epoch": 3}}}, "cathode.classifier"),
     ],
 )
 def test_invalid_config_names_the_key(tmp_path, config, key):

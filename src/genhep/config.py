@@ -77,7 +77,8 @@ def check_cathode_config(section: dict) -> None:
         if "anode" in section["methods"] and not FAMILIES[family].has_log_prob:
             raise GenhepError(
                 f"invalid config: key cathode.methods: anode needs a density, and family "
-                f"{family!r} has no likelihood (use maf or nsf)"
+                f"{family!r} has no likelihood (families with one: "
+                f"{', '.join(f for f, cls in FAMILIES.items() if cls.has_log_prob)})"
             )
     density = section["density"]
     bad = set(density["train"]) - known_settings
