@@ -236,6 +236,26 @@ def test_rerun_is_a_no_op_and_params_rerun_only_what_they_touch(finished_run):
     assert planned_jobs(snakemake(finished_run, changed, "-n")) == expected
 
 
+def test_script_edits_rerun_their_rules_and_touches_rerun_nothing(finished_run):
+    """Stage scripts are inputs of their rules; inputs are checksummed, so only a change
+    of content counts, not a new modification time."""
+    import os
+
+    script = REPO / "workflow" / "scripts" / "leaderboard.py"
+    text, stat = script.read_text(), script.stat()
+    try:
+        os.utime(script)  # touched, unchanged
+        assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
+        script.write_text(text + "\n# an edit\n")
+        assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {"leaderboard": 1, "all": 1}
+    finally:
+        script.write_text(text)
+        os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    for data in ("features/events.h5", "preprocessed/transform.json", "models/vae/model.pt"):
+        os.utime(finished_run / "results" / data)  # touched, unchanged
+    assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
+
+
 def test_cathode_branch_curves_plots_and_summary(finished_run):
     out = finished_run / "results" / "cathode"
     with open(out / "summary.csv") as f:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -43,11 +44,23 @@ def _setup_logging(log_path: Path | None) -> None:
         log.addHandler(handler)
 
 
-def run(stage: str, main: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
-    """Run ``main(args)``; a GenhepError becomes one line on stderr (and in the log), exit 1."""
+def run(
+    stage: str,
+    main: Callable[[argparse.Namespace], None],
+    args: argparse.Namespace,
+    gpu: bool = False,
+) -> None:
+    """Run ``main(args)``; a GenhepError becomes one line on stderr (and in the log), exit 1.
+
+    ``gpu``: a stage that may run torch on a GPU; with several GPUs visible it takes one
+    of its own first (``genhep.gpu_slots``).
+    """
+    from genhep.gpu_slots import gpu_for_this_job
+
     _setup_logging(args.log)
     try:
-        main(args)
+        with gpu_for_this_job() if gpu else contextlib.nullcontext():
+            main(args)
     except GenhepError as err:
         # One line: messages from uproot and friends can span several.
         log.error("genhep %s: error: %s", stage, " ".join(str(err).split()))

@@ -129,7 +129,7 @@ rule cathode_density:
     threads: CATHODE_CFG["density"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
-        mem_mb=CATHODE_CFG["density"]["mem_mb"],
+        mem_mb=lambda wc, attempt: CATHODE_CFG["density"]["mem_mb"] * attempt,
         runtime=CATHODE_CFG["density"]["runtime"],
     params:
         family=lambda wc: as_json(cathode_density_params(wc.family, wc.seed)),
@@ -164,7 +164,7 @@ rule cathode_template:
     threads: CATHODE_CFG["density"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
-        mem_mb=CATHODE_CFG["density"]["mem_mb"],
+        mem_mb=lambda wc, attempt: CATHODE_CFG["density"]["mem_mb"] * attempt,
         runtime=30,
     params:
         interpolation=as_json(
@@ -210,7 +210,7 @@ rule cathode_classify:
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
-        mem_mb=CATHODE_CFG["classifier"]["mem_mb"],
+        mem_mb=lambda wc, attempt: CATHODE_CFG["classifier"]["mem_mb"] * attempt,
         runtime=CATHODE_CFG["classifier"]["runtime"],
     params:
         method=lambda wc: f"cathode_{wc.family}",
@@ -247,7 +247,7 @@ rule cathode_baseline:
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
-        mem_mb=CATHODE_CFG["classifier"]["mem_mb"],
+        mem_mb=lambda wc, attempt: CATHODE_CFG["classifier"]["mem_mb"] * attempt,
         runtime=CATHODE_CFG["classifier"]["runtime"],
     params:
         method="{method}",
@@ -278,7 +278,7 @@ rule cathode_supervised:
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
-        mem_mb=CATHODE_CFG["classifier"]["mem_mb"],
+        mem_mb=lambda wc, attempt: CATHODE_CFG["classifier"]["mem_mb"] * attempt,
         runtime=CATHODE_CFG["classifier"]["runtime"],
     params:
         method="supervised",
@@ -308,7 +308,7 @@ rule cathode_anode:
     threads: CATHODE_CFG["density"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
-        mem_mb=CATHODE_CFG["density"]["mem_mb"],
+        mem_mb=lambda wc, attempt: CATHODE_CFG["density"]["mem_mb"] * attempt,
         runtime=30,
     params:
         device=CATHODE_CFG["density"]["device"],

@@ -29,7 +29,8 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         gpu=gpu_slots(config["train"]["device"]),
-        mem_mb=lambda wc: family_params(wc.family)["train"]["mem_mb"],
+        # A retry (profiles: retries) asks for more memory each attempt.
+        mem_mb=lambda wc, attempt: family_params(wc.family)["train"]["mem_mb"] * attempt,
         runtime=lambda wc: family_params(wc.family)["train"]["runtime"],
     params:
         # Only this family's settings: changing another family's reruns nothing here.

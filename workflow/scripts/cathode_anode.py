@@ -24,4 +24,4 @@ if __name__ == "__main__":
     p.add_argument("--device", default="auto")
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--threads", type=int, default=1)
-    run("cathode_anode", main, p.parse_args())
+    run("cathode_anode", main, p.parse_args(), gpu=True)

@@ -35,4 +35,4 @@ if __name__ == "__main__":
     p.add_argument("--label0-ratio", type=float, help="cap label 0 at this multiple of label 1")
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--threads", type=int, default=1)
-    run("cathode_classify", main, p.parse_args())
+    run("cathode_classify", main, p.parse_args(), gpu=True)

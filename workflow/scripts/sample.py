@@ -44,4 +44,4 @@ if __name__ == "__main__":
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
-    run("sample", main, p.parse_args())
+    run("sample", main, p.parse_args(), gpu=True)

@@ -45,4 +45,4 @@ if __name__ == "__main__":
     p.add_argument("--outdir", type=Path, required=True)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--threads", type=int, default=1)
-    run("train", main, p.parse_args())
+    run("train", main, p.parse_args(), gpu=True)
