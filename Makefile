@@ -9,6 +9,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 CORES ?= all
+# The HTCondor executor plugin warns at every Snakemake start when no pool config exists.
+export CONDOR_CONFIG ?= /dev/null
 
 .PHONY: run test lint venv clean
 

@@ -397,3 +397,57 @@ def test_shipped_configs_plan_every_family(tmp_path):
     train_jobs = result.stdout.split("rule train:")[1:]
     assert len(train_jobs) == len(FAMILIES)
     assert all("gpu=1" in job.split("\n\n")[0] for job in train_jobs)
+
+
+def test_sigkill_leaves_no_complete_looking_output_and_rerun_incomplete_recovers(tmp_path):
+    """Snakemake and its job killed with SIGKILL mid-ingestion (a node lost): the final
+    output never appears half-written, and the next run (the profile has
+    rerun-incomplete) finishes it and removes the dead job's temporary."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    config = {**TINY, "toy": {**TINY["toy"], "n_events": 1_500_000}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    cmd = [
+        Path(sys.executable).parent / "snakemake",
+        "--snakefile",
+        REPO / "Snakefile",
+        "--directory",
+        tmp_path,
+        "--configfile",
+        tmp_path / "run.yaml",
+        "--cores",
+        "1",
+        "results/features/events.h5",
+    ]
+    proc = subprocess.Popen(cmd, env=env_with_venv(), cwd=tmp_path, start_new_session=True)
+    output = tmp_path / "results" / "features" / "events.h5"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ingesting = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "ingest.py" in " ".join(p.cmdline())
+        ]
+        temporaries = list(output.parent.glob(".events.h5.tmp-*")) if output.parent.exists() else []
+        if ingesting and temporaries:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("ingestion did not start")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not output.exists()  # only a temporary, which no rule takes as an input
+    # The killed Snakemake could not release its lock: --unlock, as its message says.
+    locked = snakemake(tmp_path, config, "results/features/events.h5")
+    assert locked.returncode != 0 and "--unlock" in locked.stderr
+    assert snakemake(tmp_path, config, "--unlock").returncode == 0
+    result = snakemake(tmp_path, config, "results/features/events.h5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    data, attrs = read_table(output)
+    assert attrs["events_kept"] == len(data["mjj"]) > 1_400_000
+    assert not list(output.parent.glob(".events.h5.tmp-*"))

@@ -20,6 +20,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     # Same directory, so the final os.replace is a rename on one file system.
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
+    _remove_stale_temporaries(final)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -31,3 +32,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def _remove_stale_temporaries(final: Path) -> None:
+    """Temporaries of ``final`` left by a process that no longer runs (a SIGKILL gives no
+    chance to clean up): removed, so a killed job leaves no litter after its rerun."""
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
