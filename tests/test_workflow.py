@@ -451,3 +451,21 @@ def test_sigkill_leaves_no_complete_looking_output_and_rerun_incomplete_recovers
     data, attrs = read_table(output)
     assert attrs["events_kept"] == len(data["mjj"]) > 1_400_000
     assert not list(output.parent.glob(".events.h5.tmp-*"))
+
+
+def test_reana_spec_names_files_that_exist_and_rules_are_shell_rules():
+    spec = yaml.safe_load((REPO / "reana.yaml").read_text())
+    assert spec["workflow"]["type"] == "snakemake"
+    assert (REPO / spec["workflow"]["file"]).is_file()
+    for d in spec["inputs"]["directories"]:
+        assert (REPO / d).is_dir(), d
+    for f in spec["inputs"]["files"]:
+        assert (REPO / f).is_file(), f
+    assert (REPO / spec["inputs"]["parameters"]["input"]).is_file()
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for out in spec["outputs"]["files"]:
+        assert out.startswith("results/"), out
+    assert default["cathode"]["enabled"] and default["amplification"]["enabled"]
+    for smk in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
+        text = smk.read_text()
+        assert not re.search(r"^\s+run:", text, re.M), f"{smk.name} has a run: block"
