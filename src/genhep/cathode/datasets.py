@@ -135,15 +135,14 @@ def short_sidebands(mjj: np.ndarray, regions: Regions, width: float) -> np.ndarr
 def fixed_sets(events: Events, part: Partition, regions: Regions) -> dict[str, Events]:
     """The SR sets that no injection level changes: labelled test, true-background
     reference (idealized detector) and the signal pool's SR events (supervised)."""
-    sr = regions.signal_region
-    test = Events.concat([events.take(part.background["test"]), events.take(part.signal_test)])
-    sets = {
-        "test": test.where(sr(test.mjj)),
+    everywhere = {
+        "test": Events.concat(
+            [events.take(part.background["test"]), events.take(part.signal_test)]
+        ),
         "reference": events.take(part.background["reference"]),
         "signal": events.take(np.sort(part.signal_pool)),
     }
-    sets["reference"] = sets["reference"].where(sr(sets["reference"].mjj))
-    sets["signal"] = sets["signal"].where(sr(sets["signal"].mjj))
+    sets = {name: s.where(regions.signal_region(s.mjj)) for name, s in everywhere.items()}
     for name, s in sets.items():
         if len(s) == 0:
             raise GenhepError(
