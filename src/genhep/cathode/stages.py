@@ -161,6 +161,19 @@ def make_template(model_path, transform_path, sr_data_path, output, p, window, s
     )
 
 
+def write_scores(
+    output, scores: np.ndarray, info: Mapping[str, Any], val_auc: np.ndarray | None = None
+) -> None:
+    """A method's test scores (runs × n_test), as ``evaluate_point`` reads them: dataset
+    ``scores`` (and ``val_auc`` for classifiers), the run's facts as attributes."""
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("scores", data=scores.astype(np.float32))
+        if val_auc is not None:
+            f.create_dataset("val_auc", data=val_auc)
+        for k, v in info.items():
+            f.attrs[k] = v
+
+
 def classify(
     method: str,
     label1_path,
@@ -189,11 +202,7 @@ def classify(
         "runs": s.runs,
         **check,
     }
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("scores", data=result.scores.astype(np.float32))
-        f.create_dataset("val_auc", data=result.val_auc)
-        for k, v in info.items():
-            f.attrs[k] = v
+    write_scores(output, result.scores, info, val_auc=result.val_auc)
     log.info(
         "%s: %d vs %d events, %d runs; validation AUC %.4f (null spread %.4f, pull %+.1f)",
         method,
@@ -210,10 +219,7 @@ def classify(
 def write_anode_scores(sb_model, sr_model, transform_path, test_path, output, device):
     test = read_events(test_path)
     scores = anode_scores(sb_model, sr_model, Preprocessor.load(transform_path), test, device)
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("scores", data=scores.astype(np.float32))
-        f.attrs["method"] = "anode"
-        f.attrs["runs"] = 1
+    write_scores(output, scores, {"method": "anode", "runs": 1})
 
 
 def evaluate_point(
