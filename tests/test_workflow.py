@@ -469,3 +469,67 @@ def test_reana_spec_names_files_that_exist_and_rules_are_shell_rules():
     for smk in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
         text = smk.read_text()
         assert not re.search(r"^\s+run:", text, re.M), f"{smk.name} has a run: block"
+
+
+def job_resources(workdir, config, *targets):
+    """Each planned job's resources at its first attempt and at a retry."""
+    (workdir / "run.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [
+            sys.executable,
+            REPO / "tests" / "helpers" / "job_resources.py",
+            REPO / "Snakefile",
+            workdir,
+            workdir / "run.yaml",
+            *targets,
+        ],
+        capture_output=True,
+        text=True,
+        env=env_with_venv(),
+        cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+GPU_RULES = {
+    "train",
+    "sample",
+    "cathode_density",
+    "cathode_template",
+    "cathode_classify",
+    "cathode_baseline",
+    "cathode_supervised",
+    "cathode_anode",
+}
+
+
+def test_retries_ask_for_more_memory_and_data_stages_scale_with_their_input(tmp_path):
+    config = {
+        **TINY,
+        "train": {**TINY["train"], "mem_mb": 3000},
+        "sample": {**TINY["sample"], "mem_mb": 1500},
+    }
+    # A 50 MB CATHODE events file already there: the partition's request follows its size.
+    events = tmp_path / "results" / "cathode" / "data" / "events.h5"
+    events.parent.mkdir(parents=True)
+    with open(events, "wb") as f:
+        f.truncate(50 * 1024**2)
+    jobs = job_resources(
+        tmp_path, config, "results/evaluation/leaderboard.csv", "results/cathode/summary.csv"
+    )
+    by_rule = {}
+    for job in jobs:
+        by_rule.setdefault(job["rule"], []).append(job)
+    assert GPU_RULES <= set(by_rule)
+    for rule in GPU_RULES:
+        for job in by_rule[rule]:
+            first, retry = job["attempt1"]["mem_mb"], job["attempt2"]["mem_mb"]
+            assert first > 0 and retry == 2 * first, (rule, job)
+    assert {j["attempt1"]["mem_mb"] for j in by_rule["train"]} == {3000}
+    assert {j["attempt1"]["mem_mb"] for j in by_rule["sample"]} == {1500}
+    # 500 MB + 4x the 50 MB input (plus the script, under 1 MB).
+    for rule in ("cathode_fixed", "cathode_data"):
+        assert {j["attempt1"]["mem_mb"] for j in by_rule[rule]} == {700}, rule
+    # Preprocessing's input does not exist yet: Snakemake defers its request to run time.
+    assert by_rule["preprocess"][0]["attempt1"]["mem_mb"] is None

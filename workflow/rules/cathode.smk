@@ -57,7 +57,8 @@ rule cathode_fixed:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        # Measured: peak ~4x the events file (215 MB -> 870 MB) plus the interpreter.
+        mem_mb=lambda wc, input: data_stage_mem_mb(input),
         runtime=15,
     params:
         data=as_json(cathode_data_params()),
@@ -93,7 +94,8 @@ rule cathode_data:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        # Measured: peak ~4x the events file (215 MB -> 870 MB) plus the interpreter.
+        mem_mb=lambda wc, input: data_stage_mem_mb(input),
         runtime=15,
     params:
         data=as_json(cathode_data_params()),

@@ -22,7 +22,7 @@ rule sample:
     threads: config["sample"]["threads"]
     resources:
         gpu=gpu_slots(config["sample"]["device"]),
-        mem_mb=config["sample"]["mem_mb"],
+        mem_mb=lambda wc, attempt: config["sample"]["mem_mb"] * attempt,
         runtime=config["sample"]["runtime"],
     params:
         # What the events depend on (not the job's resources: changing those reruns nothing).

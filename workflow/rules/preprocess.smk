@@ -15,7 +15,7 @@ rule preprocess:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, input: data_stage_mem_mb(input),
         runtime=15,
     params:
         preprocess=as_json(config["preprocess"]),
