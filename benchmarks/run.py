@@ -3,6 +3,16 @@
     python benchmarks/run.py                          # data stages at 10^6 events + every family
     python benchmarks/run.py --stages models --device cuda --config config/lhco.yaml
     python benchmarks/run.py --events 20000 --train-events 2000 --sample-events 2000
+    python benchmarks/run.py --stages density --device cuda \
+        --density-data results/cathode/sr3.50/seed0/s775/data --fast 16384:0.003:200
+    python benchmarks/run.py --stages steps --results results      # after `make run`
+    python benchmarks/run.py --stages cathode --cathode-config config/lhco.yaml
+
+Stages: data (toy generation, ingestion), models (every family's training and sampling
+throughput), density (CATHODE's density estimator: reference recipe against large-batch
+recipes, time to the reference's validation loss; benchmarks/density_speed.py), steps
+(sample quality against sampler steps for CFM and DDIM; benchmarks/sampler_steps.py),
+cathode (the whole CATHODE branch through Snakemake, wall time per rule).
 
 The model benchmarks take each family's hyperparameters from --config (default: the
 embedded default run) and run one thread per job on CPU, as the workflow does.
@@ -15,6 +25,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import density_speed  # noqa: E402
+import sampler_steps  # noqa: E402
 from model_speed import bench_models  # noqa: E402
 from model_speed import markdown as models_markdown  # noqa: E402
 
@@ -91,6 +104,39 @@ def bench_ingest(n_events, workdir, chunk_sizes):
     return rows
 
 
+def bench_cathode_branch(config: Path, workdir: Path, cores: str) -> dict:
+    """Run the CATHODE branch of ``config`` from scratch; wall time and time per rule."""
+    import csv
+
+    start = time.perf_counter()
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "snakemake",
+            "--snakefile",
+            REPO / "Snakefile",
+            "--directory",
+            workdir,
+            "--configfile",
+            config,
+            "--cores",
+            cores,
+            "results/cathode/summary.csv",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"the CATHODE branch failed:\n{result.stderr[-3000:]}")
+    per_rule: dict[str, float] = {}
+    for tsv in (workdir / "results" / "benchmarks" / "cathode").rglob("*.tsv"):
+        with open(tsv) as f:
+            seconds = float(next(csv.DictReader(f, delimiter="\t"))["s"])
+        rule = tsv.stem.split("_")[0]
+        per_rule[rule] = per_rule.get(rule, 0.0) + seconds
+    return {"config": str(config), "wall_seconds": wall, "job_seconds_by_kind": per_rule}
+
+
 def markdown(rows):
     lines = [
         "| benchmark | events | seconds | events/s | peak RSS (MB) |",
@@ -115,7 +161,12 @@ def main():
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--stages", nargs="+", choices=["data", "models"], default=["data", "models"])
+    p.add_argument(
+        "--stages",
+        nargs="+",
+        choices=["data", "models", "density", "steps", "cathode"],
+        default=["data", "models"],
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path, help="also write the results here")
     data = p.add_argument_group("data stages")
@@ -130,6 +181,24 @@ def main():
     models.add_argument("--sample-events", type=int, default=100_000)
     models.add_argument("--sample-batch", type=int, default=100_000)
     models.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    density = p.add_argument_group("CATHODE density estimator (density_speed.py)")
+    density.add_argument("--density-data", type=Path, help="a directory with sb_train/val.h5")
+    density.add_argument("--density-train-events", type=int, help="default: all")
+    density.add_argument("--density-val-events", type=int, help="default: all")
+    density.add_argument("--reference-epochs", type=int, default=100)
+    density.add_argument(
+        "--fast", nargs="*", default=["16384:0.003:200"], help="BATCH:LR:EPOCHS (cosine)"
+    )
+    density.add_argument("--density-model", type=json.loads, help="MAF hyperparameters (JSON)")
+    density.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    density.add_argument("--tf32", action="store_true", help="TF32 matrix products (CUDA)")
+    steps = p.add_argument_group("sampler steps (sampler_steps.py)")
+    steps.add_argument("--results", type=Path, default=REPO / "results")
+    steps.add_argument("--steps", type=int, nargs="+", default=[2, 5, 10, 20, 50, 100])
+    steps.add_argument("--steps-events", type=int, default=50_000)
+    branch = p.add_argument_group("the CATHODE branch through Snakemake")
+    branch.add_argument("--cathode-config", type=Path, default=REPO / "config" / "lhco.yaml")
+    branch.add_argument("--cores", default="all")
     args = p.parse_args()
     import numpy
     import torch
@@ -171,6 +240,37 @@ def main():
         )
         print(models_markdown(rows))
         results["models"] = rows
+    if "density" in args.stages:
+        if args.density_data is None:
+            raise SystemExit("--stages density needs --density-data (see density_speed.py)")
+        result = density_speed.run(
+            args.density_data,
+            args.device,
+            args.density_train_events,
+            args.density_val_events,
+            args.reference_epochs,
+            args.fast,
+            args.density_model,
+            args.sample_events,
+            args.sample_batch,
+            args.repeats,
+            amp=args.amp,
+            tf32=args.tf32,
+        )
+        print(density_speed.markdown(result) + "\n")
+        results["density"] = result
+    if "steps" in args.stages:
+        result = sampler_steps.run(args.results, args.steps, args.steps_events, args.device)
+        print(sampler_steps.markdown(result) + "\n")
+        results["steps"] = result
+    if "cathode" in args.stages:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = bench_cathode_branch(args.cathode_config, Path(tmp), args.cores)
+        print(
+            f"CATHODE branch ({args.cathode_config}): {result['wall_seconds']:.0f} s wall; "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(result["job_seconds_by_kind"].items()))
+        )
+        results["cathode"] = result
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

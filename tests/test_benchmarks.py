@@ -51,3 +51,109 @@ def test_benchmarks_run_at_tiny_size(tmp_path):
         assert m["device"] == "cpu" and m["train_events"] == 1000 and m["sample_events"] == 1500
         assert 0 < m["train_events_per_s"] < 1e9 and 0 < m["sample_events_per_s"] < 1e10
     assert "| diffusion | cpu |" in result.stdout
+
+
+def test_density_and_sampler_steps_benchmarks_run_at_tiny_size(tmp_path):
+    import shutil
+
+    from conftest import feature_table
+    from genhep.preprocess import preprocess
+    from genhep.train import train_family
+
+    results = tmp_path / "results"
+    pre = results / "preprocessed"
+    pre.mkdir(parents=True)
+    feature_table(tmp_path / "events.h5", n=6000)
+    preprocess(
+        tmp_path / "events.h5",
+        {s: pre / f"{s}.h5" for s in ("train", "val", "test")},
+        pre / "transform.json",
+    )
+    for family in ("cfm", "diffusion"):
+        params = {
+            "train": {"epochs": 3, "batch_size": 256, "patience": 0, "device": "cpu"},
+            "model": {"hidden": 16, **({"timesteps": 20} if family == "diffusion" else {})},
+        }
+        train_family(
+            family,
+            params,
+            pre / "train.h5",
+            pre / "val.h5",
+            results / "models" / family,
+            tmp_path / f"{family}.ckpt",
+        )
+    # The density benchmark reads a CATHODE point's sideband splits; any split file will do.
+    density = tmp_path / "density"
+    density.mkdir()
+    shutil.copy(pre / "train.h5", density / "sb_train.h5")
+    shutil.copy(pre / "val.h5", density / "sb_val.h5")
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            REPO / "benchmarks" / "run.py",
+            "--stages",
+            "density",
+            "steps",
+            "--repeats",
+            "1",
+            "--density-data",
+            density,
+            "--density-model",
+            '{"transforms": 2, "hidden": 16, "layers": 1}',
+            "--reference-epochs",
+            "2",
+            "--fast",
+            "1024:0.003:4",
+            "--sample-events",
+            "2000",
+            "--sample-batch",
+            "1000",
+            "--results",
+            results,
+            "--steps",
+            "2",
+            "10",
+            "--steps-events",
+            "600",
+            "--json",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        env=env_with_venv(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    bench = json.loads(out.read_text())
+    reference, fast = bench["density"]["recipes"]
+    assert (reference["batch_size"], reference["lr"], reference["epochs"]) == (256, 1e-4, 2)
+    assert (fast["batch_size"], fast["lr_schedule"], len(fast["history"])) == (1024, "cosine", 4)
+    # The reference reaches its own best loss, at the epoch it was reached.
+    best = min(h["val_loss"] for h in reference["history"])
+    assert best == pytest.approx(bench["density"]["reference_val_loss"])
+    assert reference["time_to_reference_loss_s"] <= reference["seconds"]
+    assert fast["sample_events_per_s"] > 0
+    assert "| reference: batch 256, lr 1e-4 | 2 |" in result.stdout
+    rows = bench["steps"]["rows"]
+    assert [(r["family"], r["sampler"], r["steps"]) for r in rows] == [
+        ("cfm", "midpoint", 2),
+        ("cfm", "midpoint", 10),
+        ("diffusion", "ddim", 2),
+        ("diffusion", "ddim", 10),
+        ("diffusion", "ddpm", 20),
+    ]
+    assert all(0.3 < r["auc"] <= 1 and r["events_per_s"] > 0 for r in rows)
+    assert 0.35 < bench["steps"]["truth_vs_truth_auc"] < 0.65
+
+
+def test_time_to_target_and_recipe_parsing():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from density_speed import Recipe, time_to_target
+
+    history = [{"val_loss": 3.0, "seconds": 1.0}, {"val_loss": 2.0, "seconds": 2.5}]
+    assert time_to_target(history, 2.5) == 2.5
+    assert time_to_target(history, 3.0) == 1.0
+    assert time_to_target(history, 1.0) is None
+    assert Recipe.parse("16384:0.003:200") == Recipe(
+        "batch 16384, lr 0.003, cosine", 16384, 0.003, 200, "cosine"
+    )

@@ -130,19 +130,30 @@ def test_same_seed_same_samples_and_save_load(family, trained, tmp_path):
     assert torch.equal(loaded.sample(500, c), a)
 
 
-def small_run(family, checkpoint, on_step=None, epochs=4):
+def small_run(family, checkpoint, on_step=None, epochs=4, lr_schedule="constant"):
     seed_everything(3)
     x, c = sample_toy(3000, 11)
     xv, cv = sample_toy(1000, 12)
     model = build_model(family, 2, 1, {"hidden": 32})
-    settings = TrainSettings(epochs=epochs, batch_size=256, lr=1e-3, patience=0, best_k=2, seed=3)
+    settings = TrainSettings(
+        epochs=epochs,
+        batch_size=256,
+        lr=1e-3,
+        patience=0,
+        best_k=2,
+        seed=3,
+        lr_schedule=lr_schedule,
+    )
     trainer = Trainer(model, settings, checkpoint=checkpoint, on_step=on_step)
     return model, trainer, (x, c, xv, cv)
 
 
-@pytest.mark.parametrize("family", ["gan", "diffusion", "maf"])
-def test_interrupted_and_resumed_run_is_bit_identical(family, tmp_path):
-    reference, trainer, data = small_run(family, tmp_path / "ref.pt")
+@pytest.mark.parametrize(
+    "family, schedule",
+    [("gan", "constant"), ("diffusion", "constant"), ("maf", "constant"), ("maf", "cosine")],
+)
+def test_interrupted_and_resumed_run_is_bit_identical(family, schedule, tmp_path):
+    reference, trainer, data = small_run(family, tmp_path / "ref.pt", lr_schedule=schedule)
     ref_result = trainer.fit(*data)
 
     # Interrupt mid-epoch (step 17 of 12 batches/epoch is inside epoch 1), as SIGTERM would.
@@ -150,16 +161,30 @@ def test_interrupted_and_resumed_run_is_bit_identical(family, tmp_path):
         if step == 17:
             trainer.request_stop()
 
-    model, trainer, data = small_run(family, tmp_path / "ckpt.pt", on_step=stop_at)
+    model, trainer, data = small_run(
+        family, tmp_path / "ckpt.pt", on_step=stop_at, lr_schedule=schedule
+    )
     with pytest.raises(TrainingInterrupted, match="SIGTERM at epoch 1, batch 5"):
         trainer.fit(*data)
-    model, trainer, data = small_run(family, tmp_path / "ckpt.pt")
+    model, trainer, data = small_run(family, tmp_path / "ckpt.pt", lr_schedule=schedule)
     result = trainer.fit(*data)
     assert result.resumed_from_epoch == 1
     for key, value in reference.state_dict().items():
         assert torch.equal(value, model.state_dict()[key]), key
     assert [h["val_loss"] for h in result.history] == [h["val_loss"] for h in ref_result.history]
     assert [b["epoch"] for b in result.best_states] == [b["epoch"] for b in ref_result.best_states]
+
+
+def test_cosine_schedule_decays_from_lr_to_the_floor():
+    s = TrainSettings(lr=2e-3, lr_schedule="cosine", lr_floor=0.05)
+    assert s.lr_at(0, 101) == pytest.approx(2e-3)
+    assert s.lr_at(50, 101) == pytest.approx(2e-3 * (0.05 + 0.95 * 0.5))
+    assert s.lr_at(100, 101) == pytest.approx(1e-4)
+    lrs = [s.lr_at(i, 101) for i in range(101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert TrainSettings(lr=2e-3).lr_at(100, 101) == 2e-3  # constant
+    with pytest.raises(GenhepError, match="train.lr_schedule: 'linear'"):
+        TrainSettings.from_config({"lr_schedule": "linear"})
 
 
 def test_checkpoint_of_another_run_is_not_resumed(tmp_path):

@@ -68,7 +68,7 @@ def train_anomaly_classifier(
     from sklearn.metrics import roc_auc_score
     from torch import nn
 
-    from genhep.models.base import mlp
+    from genhep.models.base import adam, mlp
     from genhep.training import resolve_device
 
     dev = resolve_device(s.device)
@@ -96,7 +96,7 @@ def train_anomaly_classifier(
         val, train = perm[:n_val], perm[n_val:]
         torch.manual_seed(s.seed * 1000 + run)
         net = mlp(x.shape[1], 1, s.hidden, s.layers, activation=nn.ReLU).to(dev)
-        opt = torch.optim.Adam(net.parameters(), lr=s.lr)
+        opt = adam(net.parameters(), s.lr)
         best: list[tuple[float, torch.Tensor, torch.Tensor]] = []  # (val loss, test, val preds)
         for _ in range(s.epochs):
             order = train[torch.randperm(len(train), generator=g).to(dev)]

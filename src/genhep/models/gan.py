@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genhep.models.base import Generator, mlp, sliced_wasserstein, with_context
+from genhep.models.base import Generator, adam, mlp, sliced_wasserstein, with_context
 
 
 class GAN(Generator):
@@ -38,8 +38,8 @@ class GAN(Generator):
     def configure_optimizers(self, lr: float):
         betas = (self.hparams["beta1"], 0.999)  # low momentum steadies adversarial training
         return {
-            "gen": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            "disc": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
+            "gen": adam(self.generator.parameters(), lr, betas=betas),
+            "disc": adam(self.discriminator.parameters(), lr, betas=betas),
         }
 
     def critic(self, x: Tensor, c: Tensor | None) -> Tensor:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genhep.models.base import Generator, mlp, sliced_wasserstein, with_context
+from genhep.models.base import Generator, adam, mlp, sliced_wasserstein, with_context
 
 
 class WGAN(Generator):
@@ -38,8 +38,8 @@ class WGAN(Generator):
     def configure_optimizers(self, lr: float):
         betas = (0.0, 0.9)  # the paper's choice for WGAN-GP
         return {
-            "gen": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-            "critic": torch.optim.Adam(self.critic_net.parameters(), lr=lr, betas=betas),
+            "gen": adam(self.generator.parameters(), lr, betas=betas),
+            "critic": adam(self.critic_net.parameters(), lr, betas=betas),
         }
 
     def critic(self, x: Tensor, c: Tensor | None) -> Tensor:
