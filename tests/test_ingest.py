@@ -131,6 +131,81 @@ def test_real_cms_nanoaod_has_too_few_fat_jets(tmp_path):
     )
 
 
+def test_real_cms_nanoaod_ttbar_through_its_ak4_jets(tmp_path):
+    """The same tt̄ file through the AK4 jets (no N-subjettiness: kinematic features only)."""
+    out = tmp_path / "ttbar.h5"
+    result = run_ingest([DATA / "nanoAOD_2015_CMS_Open_Data_ttbar.root"], out, "nanoaod_ak4")
+    assert result.returncode == 0, result.stderr
+    data, attrs = read_table(out)
+    assert attrs["columns"] == ["mjj", "mj_min", "delta_mj"]
+    # 200 events, 140 with at least two AK4 jets (counted with uproot below).
+    with uproot.open(DATA / "nanoAOD_2015_CMS_Open_Data_ttbar.root") as f:
+        n_jets = f["Events"]["nJet"].array(library="np")
+    assert attrs["events_read"] == 200
+    assert attrs["events_kept"] == int((n_jets >= 2).sum()) == 140
+    mjj_gev = 1000 * data["mjj"]
+    assert (mjj_gev > 0).all()
+    # The two leading jets of a tt̄ event mostly come from the top decays (a W's two
+    # jets, or jets of both tops): their mass sits around the W and top masses, not at
+    # the TeV scale of the dijet searches. Measured median: 106 GeV.
+    assert 60 < np.median(mjj_gev) < 250
+
+
+def test_weight_branch_is_carried_into_the_table_and_the_splits(tmp_path):
+    from genhep.preprocess import load_split, preprocess
+
+    rng = np.random.default_rng(0)
+    n = 400
+    jets = {
+        "pt": [[1500.0, 1400.0]] * n,
+        "eta": [[0.1, -0.2]] * n,
+        "phi": [[0.0, 3.0]] * n,
+        "mass": rng.uniform(50, 500, (n, 2)).tolist(),
+        "tau1": [[0.5, 0.4]] * n,
+        "tau2": [[0.2, 0.3]] * n,
+        "tau3": [[0.1, 0.1]] * n,
+    }
+    weight = rng.uniform(0.5, 2.0, n)
+    path = write_jets_root(tmp_path / "w.root", jets, extra={"evt_weight": weight})
+    mapping = resolve_mapping({"preset": "genhep", "label": None, "weight": "evt_weight"})
+    ingest([path], mapping, tmp_path / "w.h5")
+    table, attrs = read_table(tmp_path / "w.h5")
+    assert attrs["columns"][-1] == "weight"
+    np.testing.assert_allclose(table["weight"], weight)
+    splits = {s: tmp_path / f"{s}.h5" for s in ("train", "val", "test")}
+    preprocess(tmp_path / "w.h5", splits, tmp_path / "t.json")
+    train = load_split(splits["train"])
+    assert train["features"].shape[1] == 4  # the weight is not a feature
+    np.testing.assert_allclose(train["weight"], weight[train["row"]])
+
+
+def test_genhep_inspect_suggests_a_mapping_for_real_files(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    inspect = Path(sys.executable).parent / "genhep-inspect"
+    nano = subprocess.run(
+        [inspect, DATA / "nanoAOD_2015_CMS_Open_Data_ttbar.root"], capture_output=True, text=True
+    )
+    assert nano.returncode == 0, nano.stderr
+    assert "Events: 200 entries" in nano.stdout and "FatJet_tau1: float[]" in nano.stdout
+    suggested = yaml.safe_load(nano.stdout.split("name the label branch if there is one):")[1])
+    assert suggested["files"]["mapping"] == {"preset": "nanoaod"}
+    flat = subprocess.run([inspect, DATA / "uproot-Zmumu.root"], capture_output=True, text=True)
+    suggested = yaml.safe_load(flat.stdout.split("name the label branch if there is one):")[1])
+    mapping = suggested["files"]["mapping"]
+    assert mapping["kind"] == "flat" and mapping["columns"]["M"] == {"branch": "M", "unit": ""}
+    missing = subprocess.run([inspect, tmp_path / "nope.root"], capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert (
+        missing.stderr.strip()
+        == f"genhep-inspect: {tmp_path / 'nope.root'}: input file does not exist"
+    )
+
+
 def test_real_flat_ntuple_through_a_flat_mapping(tmp_path):
     """CMS dimuon events: read flat branches with units, compared with uproot directly."""
     mapping = {
@@ -187,8 +262,15 @@ def test_missing_branch(tmp_path):
         tmp_path / "nomass.root", {"pt": [[1.0, 2.0]], "eta": [[0, 0]], "phi": [[0, 1]]}
     )
     out = tmp_path / "o.h5"
+    # The message lists the branches that do exist, closest to the missing one first.
     assert_failed_cleanly(
-        run_ingest([path], out), out, str(path), "no branch 'jet_mass'", "files.mapping"
+        run_ingest([path], out),
+        out,
+        str(path),
+        "no branch 'jet_mass'",
+        "files.mapping",
+        "Branches in this TTree: jet_eta",
+        "jet_pt",
     )
 
 

@@ -374,6 +374,23 @@ def test_files_source_with_missing_file_names_it(tmp_path):
     assert "data/run2.root" in result.stdout
 
 
+def test_files_source_expands_glob_patterns_and_names_an_empty_one(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("run2.root", "run1.root", "notes.txt"):
+        (data / name).write_bytes(b"")
+    config = {"source": "files", "files": {"paths": ["data/run*.root"], "mapping": "delphes"}}
+    result = snakemake(tmp_path, config, "-n", "-p", "results/features/events.h5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--inputs data/run1.root data/run2.root --mapping" in result.stdout
+    config["files"]["paths"] = ["data/run*.root", "elsewhere/*.root"]
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode != 0
+    assert "config key files.paths: 'elsewhere/*.root' matches no file" in (
+        result.stdout + result.stderr
+    )
+
+
 def test_schema_defaults_are_the_library_defaults(tmp_path):
     from dataclasses import asdict
 
@@ -383,6 +400,13 @@ def test_schema_defaults_are_the_library_defaults(tmp_path):
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"), set_default=True)
     assert config["toy"] == asdict(ToyParams())
     assert config["preprocess"]["split"] == {"train": 0.6, "val": 0.2, "test": 0.2}
+    # The pythia section: the library's defaults, plus the shard counts and the job memory.
+    from genhep.data.pythia import PythiaParams
+
+    library = asdict(PythiaParams())
+    library.pop("process")
+    jobs = {"shards": 4, "signal_shards": 1, "signal_events": 1000, "mem_mb": 1000}
+    assert config["pythia"] == {**library, **jobs}
 
 
 def test_shipped_configs_plan_every_family(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 import vector
 
 LHCO_FEATURES = ("mjj", "mj_min", "delta_mj", "tau21_min", "tau21_max")
+KINEMATIC_FEATURES = LHCO_FEATURES[:3]  # what jets without N-subjettiness give
 FEATURE_UNITS = {"mjj": "TeV", "mj_min": "TeV", "delta_mj": "TeV", "tau21_min": "", "tau21_max": ""}
 
 
@@ -55,16 +56,19 @@ def tau21(tau1: np.ndarray, tau2: np.ndarray) -> np.ndarray:
 
 
 def lhco_features(j1: ak.Array, j2: ak.Array) -> dict[str, np.ndarray]:
-    """The LHCO feature set from the two leading jets (no event is dropped here)."""
+    """The LHCO feature set from the two leading jets (no event is dropped here); only the
+    kinematic features when the jets carry no τ1, τ2."""
     m1 = ak.to_numpy(j1.mass).astype(np.float64)
     m2 = ak.to_numpy(j2.mass).astype(np.float64)
-    t1 = tau21(ak.to_numpy(j1.tau1), ak.to_numpy(j1.tau2))
-    t2 = tau21(ak.to_numpy(j2.tau1), ak.to_numpy(j2.tau2))
     first_lighter = m1 <= m2
-    return {
+    features = {
         "mjj": invariant_mass(j1, j2),
         "mj_min": np.where(first_lighter, m1, m2),
         "delta_mj": np.abs(m1 - m2),
-        "tau21_min": np.where(first_lighter, t1, t2),
-        "tau21_max": np.where(first_lighter, t2, t1),
     }
+    if "tau1" in ak.fields(j1):
+        t1 = tau21(ak.to_numpy(j1.tau1), ak.to_numpy(j1.tau2))
+        t2 = tau21(ak.to_numpy(j2.tau1), ak.to_numpy(j2.tau2))
+        features["tau21_min"] = np.where(first_lighter, t1, t2)
+        features["tau21_max"] = np.where(first_lighter, t2, t1)
+    return features

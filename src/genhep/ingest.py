@@ -22,7 +22,14 @@ import numpy as np
 
 import genhep
 from genhep.errors import GenhepError
-from genhep.features import FEATURE_UNITS, LHCO_FEATURES, leading_pair, lhco_features, select_jets
+from genhep.features import (
+    FEATURE_UNITS,
+    KINEMATIC_FEATURES,
+    LHCO_FEATURES,
+    leading_pair,
+    lhco_features,
+    select_jets,
+)
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
 from genhep.io.mappings import ENERGY_TO_TEV, BranchMapping
@@ -87,6 +94,7 @@ def _chunk_features(
 ) -> dict[str, np.ndarray]:
     """Features of one chunk after selection; drop counts are added to ``dropped``."""
     label = ak.to_numpy(arrays[mapping.label]).astype(np.int32) if mapping.label else None
+    weight = ak.to_numpy(arrays[mapping.weight]).astype(np.float64) if mapping.weight else None
     if mapping.kind == "jets":
         jets = select_jets(
             _jets_from_chunk(arrays, mapping), selection.min_jet_pt, selection.max_abs_eta
@@ -94,8 +102,8 @@ def _chunk_features(
         j1, j2, has_two = leading_pair(jets)
         dropped["fewer_than_2_jets"] += int((~has_two).sum())
         cols = lhco_features(j1, j2)
-        if label is not None:
-            label = label[has_two]
+        label = None if label is None else label[has_two]
+        weight = None if weight is None else weight[has_two]
     else:
         cols = _flat_columns(arrays, mapping)
     keep = np.ones(len(next(iter(cols.values()))), dtype=bool)
@@ -111,6 +119,8 @@ def _chunk_features(
     cols = {k: v[keep] for k, v in cols.items()}
     if label is not None:
         cols["label"] = label[keep]
+    if weight is not None:
+        cols["weight"] = weight[keep]
     return cols
 
 
@@ -126,14 +136,15 @@ def ingest(
     if not paths:
         raise GenhepError("files.paths: no input files given")
     if mapping.kind == "jets":
-        columns = list(LHCO_FEATURES)
-        units = dict(FEATURE_UNITS)
+        columns = list(LHCO_FEATURES if mapping.has_taus else KINEMATIC_FEATURES)
+        units = {c: FEATURE_UNITS[c] for c in columns}
     else:
         columns = list(mapping.fields)
         units = {k: ("TeV" if u in ENERGY_TO_TEV else u) for k, u in mapping.units.items()}
-    if mapping.label:
-        columns.append("label")
-        units["label"] = ""
+    for extra in ("label", "weight"):
+        if getattr(mapping, extra):
+            columns.append(extra)
+            units[extra] = ""
 
     dropped: Counter = Counter({reason: 0 for reason in DROP_REASONS})
     read_per_file: dict[str, int] = {}

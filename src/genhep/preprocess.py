@@ -240,7 +240,7 @@ def preprocess(
     """Split the feature table, fit the transforms on train, write the three splits."""
     fractions = fractions or {"train": 0.6, "val": 0.2, "test": 0.2}
     table, attrs = read_table(features_path)
-    available = [c for c in table if c != "label"]
+    available = [c for c in table if c not in ("label", "weight")]
     if context_name is not None and context_name not in table:
         raise GenhepError(
             f"config key preprocess.context: {features_path} has no column {context_name!r} "
@@ -297,6 +297,7 @@ def preprocess(
                     "source": str(Path(features_path).resolve()),
                     "source_events_kept": attrs.get("events_kept", len(x)),
                 },
+                weights=table["weight"][rows][ok] if "weight" in table else None,
             )
     return summary
 
@@ -309,11 +310,15 @@ def write_split_file(
     labels: np.ndarray | None,
     rows: np.ndarray,
     attrs: Mapping[str, Any],
+    weights: np.ndarray | None = None,
 ) -> None:
     """One split in the layout training reads (``load_split``): transformed columns, the
-    row of each event in its source table, and the Preprocessor that maps it back."""
+    row of each event in its source table, its weight if the source has one, and the
+    Preprocessor that maps it back."""
     with h5py.File(path, "w") as f:
         f.create_dataset("features", data=features)
+        if weights is not None:
+            f.create_dataset("weight", data=weights)
         if context is not None:
             f.create_dataset("context", data=context)
         if labels is not None:

@@ -1,4 +1,5 @@
 # Helpers shared by every rule file.
+import glob
 import json
 import shlex
 import shutil
@@ -48,23 +49,61 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
+PYTHIA_CFG = config["pythia"]
+PYTHIA_SHARD = f"{RESULTS}/data/pythia/{{process}}_{{shard}}.root"
+
+
+def pythia_shards():
+    """Every Pythia shard file: QCD background, then signal."""
+    counts = {"qcd": PYTHIA_CFG["shards"], "signal": PYTHIA_CFG["signal_shards"]}
+    return [
+        PYTHIA_SHARD.format(process=process, shard=shard)
+        for process, n in counts.items()
+        for shard in range(n)
+    ]
+
+
+def pythia_params(process):
+    """A process's settings: the shared ones, with the signal's own event count."""
+    own = {k: v for k, v in PYTHIA_CFG.items() if k not in RESOURCE_KEYS}
+    if process == "signal":
+        own["events"] = PYTHIA_CFG["signal_events"]
+    own = {
+        k: v
+        for k, v in own.items()
+        if k not in ("shards", "signal_shards", "signal_events")
+    }
+    return {**own, "process": process}
+
+
 def source_root_files():
     if config["source"] == "toy":
         return [f"{RESULTS}/data/toy.root"]
-    paths = config["files"]["paths"]
-    if not paths:
+    if config["source"] == "pythia":
+        return pythia_shards()
+    patterns = config["files"]["paths"]
+    if not patterns:
         raise ValueError(
             "config key files.paths: source is 'files' but no ROOT files are listed"
         )
+    paths = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise ValueError(f"config key files.paths: {pattern!r} matches no file")
+            paths += matches
+        else:
+            paths.append(pattern)
     return paths
 
 
 def source_mapping():
-    return "genhep" if config["source"] == "toy" else config["files"]["mapping"]
+    return config["files"]["mapping"] if config["source"] == "files" else "genhep"
 
 
 def tree_option():
-    tree = None if config["source"] == "toy" else config["files"]["tree"]
+    tree = config["files"]["tree"] if config["source"] == "files" else None
     return f"--tree {shlex.quote(tree)}" if tree else ""
 
 

@@ -21,3 +21,31 @@ rule generate_toy:
         toy=as_json(config["toy"]),
     shell:
         "python {input.script:q} --params {params.toy:q} --output {output:q} --log {log:q}"
+
+
+# Pythia 8 + FastJet events, one job per shard (seed = pythia.seed + shard); ingestion
+# reads all shards together.
+rule pythia_shard:
+    input:
+        script=script("generate_pythia.py"),
+    output:
+        PYTHIA_SHARD,
+    log:
+        f"{RESULTS}/logs/pythia/{{process}}_{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pythia/{{process}}_{{shard}}.tsv"
+    wildcard_constraints:
+        process="qcd|signal",
+        shard=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        # Measured here: ~100-150 events/s per core (hadronization, FastJet), ~300 MB.
+        mem_mb=PYTHIA_CFG["mem_mb"],
+        runtime=lambda wc: 10 + pythia_params(wc.process)["events"] // (100 * 60),
+    params:
+        pythia=lambda wc: as_json(pythia_params(wc.process)),
+    shell:
+        "python {input.script:q} --params {params.pythia:q} --shard {wildcards.shard}"
+        " --output {output:q} --log {log:q}"

@@ -1,9 +1,13 @@
 """Branch mappings: how a ROOT file's branches become genhep's jets or feature columns.
 
 Two kinds:
-    jets   jagged per-jet branches (pt, eta, phi, mass, tau1, tau2, tau3); the LHCO
-           features are computed from the two leading jets.
+    jets   jagged per-jet branches (pt, eta, phi, mass, and optionally tau1, tau2, tau3);
+           the LHCO features are computed from the two leading jets (without the τ
+           branches, only the kinematic ones: mjj, mj_min, delta_mj).
     flat   one branch per output column (e.g. an ntuple that already holds mjj, ...).
+
+Either kind may name a ``label`` branch (signal = 1) and a ``weight`` branch (a
+per-event weight, carried into the feature table and the splits as ``weight``).
 
 A field is a branch name, or ``{"branch": name, "index": i}`` for a fixed-size inner
 dimension (Delphes stores N-subjettiness as ``FatJet.Tau[5]``).
@@ -18,7 +22,9 @@ from typing import Any
 
 from genhep.errors import GenhepError
 
-JET_KEYS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
+JET_KINEMATICS = ("pt", "eta", "phi", "mass")
+JET_TAUS = ("tau1", "tau2", "tau3")
+JET_KEYS = JET_KINEMATICS + JET_TAUS
 ENERGY_TO_TEV = {"MeV": 1e-6, "GeV": 1e-3, "TeV": 1.0}
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -54,6 +60,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "jets": {k: f"FatJet_{k}" for k in JET_KEYS},
         "label": None,
     },
+    # CMS NanoAOD AK4 jets: no N-subjettiness, so only the kinematic features.
+    "nanoaod_ak4": {
+        "kind": "jets",
+        "tree": "Events",
+        "energy_unit": "GeV",
+        "jets": {k: f"Jet_{k}" for k in JET_KINEMATICS},
+        "label": None,
+    },
     # A flat ntuple of LHCO features, one branch each, already in TeV.
     "lhco_flat": {
         "kind": "flat",
@@ -84,12 +98,16 @@ class BranchMapping:
     units: dict[str, str]  # flat: unit of each column as stored in the file
     energy_unit: str
     label: str | None
+    weight: str | None = None
+
+    @property
+    def has_taus(self) -> bool:
+        return self.kind == "jets" and all(k in self.fields for k in JET_TAUS)
 
     @property
     def branches(self) -> list[str]:
         names = [f.branch for f in self.fields.values()]
-        if self.label:
-            names.append(self.label)
+        names += [b for b in (self.label, self.weight) if b]
         return list(dict.fromkeys(names))
 
     def describe(self) -> dict[str, Any]:
@@ -100,6 +118,7 @@ class BranchMapping:
             "fields": {k: [f.branch, f.index] for k, f in self.fields.items()},
             "units": self.units,
             "label": self.label,
+            "weight": self.weight,
         }
 
 
@@ -145,11 +164,19 @@ def resolve_mapping(spec: str | Mapping[str, Any], tree: str | None = None) -> B
         raise GenhepError(f"config key {where}.energy_unit: one of {list(ENERGY_TO_TEV)}")
     units: dict[str, str] = {}
     if kind == "jets":
-        jets = spec.get("jets") or {}
-        missing = [k for k in JET_KEYS if k not in jets]
+        jets = {k: v for k, v in (spec.get("jets") or {}).items() if v is not None}
+        missing = [k for k in JET_KINEMATICS if k not in jets]
+        taus = [k for k in JET_TAUS if k in jets]
+        if taus and len(taus) < len(JET_TAUS):
+            missing += [k for k in JET_TAUS if k not in jets]  # all three τ, or none
         if missing:
             raise GenhepError(f"config key {where}.jets: missing {missing}")
-        fields = {k: _field(jets[k], f"{where}.jets.{k}") for k in JET_KEYS}
+        unknown = sorted(set(jets) - set(JET_KEYS))
+        if unknown:
+            raise GenhepError(
+                f"config key {where}.jets: unknown key(s) {unknown} (known: {JET_KEYS})"
+            )
+        fields = {k: _field(jets[k], f"{where}.jets.{k}") for k in JET_KEYS if k in jets}
     else:
         columns = spec.get("columns") or {}
         if not columns:
@@ -161,4 +188,6 @@ def resolve_mapping(spec: str | Mapping[str, Any], tree: str | None = None) -> B
             if unit not in ("", *ENERGY_TO_TEV):
                 raise GenhepError(f"config key {where}.columns.{name}.unit: unknown unit {unit!r}")
             units[name] = unit
-    return BranchMapping(kind, spec["tree"], fields, units, energy_unit, spec.get("label"))
+    return BranchMapping(
+        kind, spec["tree"], fields, units, energy_unit, spec.get("label"), spec.get("weight")
+    )

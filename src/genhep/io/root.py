@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,22 @@ def open_tree(path: str | os.PathLike, tree_name: str):
         ) from err
 
 
+def branch_names(tree) -> list[str]:
+    """Every branch of a TTree, sub-branches included (Delphes' 'FatJet.PT' lives in 'FatJet')."""
+    return [k for k in tree.keys(recursive=True, full_paths=False) if "/" not in k]
+
+
+def branch_hint(tree, wanted: str, limit: int = 40) -> str:
+    """The branches that exist, closest to ``wanted`` first, for an error message."""
+    names = branch_names(tree)
+    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.5)
+    listed = close + [n for n in names if n not in close]
+    text = "Branches in this TTree: " + ", ".join(listed[:limit])
+    if len(listed) > limit:
+        text += f", ... ({len(listed) - limit} more; `genhep-inspect FILE` lists them all)"
+    return text
+
+
 def iterate_mapped(
     path: str | os.PathLike, mapping: BranchMapping, chunk_size: int
 ) -> Iterator[tuple[dict[str, ak.Array], int]]:
@@ -61,7 +78,7 @@ def iterate_mapped(
         except KeyError:
             raise GenhepError(
                 f"{path}: TTree {mapping.tree!r} has no branch {name!r} "
-                f"(set by the branch mapping; check files.mapping)"
+                f"(set by the branch mapping; check files.mapping). {branch_hint(tree, name)}"
             ) from None
     # Select branches by object, not by name: names such as 'FatJet.Tau[5]' are not
     # plain identifiers and would be misread as globs or expressions.
