@@ -190,6 +190,9 @@ def main():
         "--fast", nargs="*", default=["16384:0.003:200"], help="BATCH:LR:EPOCHS (cosine)"
     )
     density.add_argument("--density-model", type=json.loads, help="MAF hyperparameters (JSON)")
+    density.add_argument(
+        "--reuse-reference", type=Path, help="a JSON of an earlier run: take its reference"
+    )
     density.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     density.add_argument("--tf32", action="store_true", help="TF32 matrix products (CUDA)")
     steps = p.add_argument_group("sampler steps (sampler_steps.py)")
@@ -256,6 +259,11 @@ def main():
             args.repeats,
             amp=args.amp,
             tf32=args.tf32,
+            reuse=(
+                json.loads(args.reuse_reference.read_text())["density"]
+                if args.reuse_reference
+                else None
+            ),
         )
         print(density_speed.markdown(result) + "\n")
         results["density"] = result

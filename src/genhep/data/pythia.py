@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -122,39 +122,46 @@ def _pythia(params: PythiaParams, shard: int):
     return pythia
 
 
-def generate_particles(params: PythiaParams, shard: int) -> tuple[ak.Array, dict[str, Any]]:
-    """Visible final-state particles of ``params.events`` events: (px, py, pz, E) in GeV."""
+BLOCK_EVENTS = 1000  # events clustered and written at a time: bounds a shard's memory
+
+
+def iter_particles(params: PythiaParams, shard: int, info: dict[str, Any]) -> Iterator[ak.Array]:
+    """Visible final-state particles, (px, py, pz, E) in GeV, in blocks of BLOCK_EVENTS
+    events; ``info`` is filled with the shard's facts as it goes."""
     pythia = _pythia(params, shard)
-    counts, px, py, pz, e = [], [], [], [], []
-    failed = 0
-    while len(counts) < params.events:
-        if not pythia.next():
-            failed += 1
-            if failed > 10 + params.events // 10:
-                raise GenhepError(f"pythia: {failed} events failed to generate; check the settings")
-            continue
-        n = 0
-        for p in pythia.event:
-            if p.isFinal() and p.isVisible() and abs(p.eta()) < params.particle_max_abs_eta:
-                px.append(p.px())
-                py.append(p.py())
-                pz.append(p.pz())
-                e.append(p.e())
-                n += 1
-        counts.append(n)
-    info = {
-        "process": params.process,
-        "shard": shard,
-        "seed": params.seed + shard,
-        "events": len(counts),
-        "failed_events": failed,
-        "sigma_pb": pythia.infoPython().sigmaGen() * 1e9,  # mb -> pb
-    }
-    particles = ak.unflatten(
-        ak.zip({"px": np.array(px), "py": np.array(py), "pz": np.array(pz), "E": np.array(e)}),
-        np.array(counts),
-    )
-    return particles, info
+    info.update(process=params.process, shard=shard, seed=params.seed + shard, failed_events=0)
+    done = 0
+    while done < params.events:
+        counts: list[int] = []
+        px: list[float] = []
+        py: list[float] = []
+        pz: list[float] = []
+        e: list[float] = []
+        while len(counts) < min(BLOCK_EVENTS, params.events - done):
+            if not pythia.next():
+                info["failed_events"] += 1
+                if info["failed_events"] > 10 + params.events // 10:
+                    raise GenhepError(
+                        f"pythia: {info['failed_events']} events failed to generate; "
+                        "check the settings"
+                    )
+                continue
+            n = 0
+            for p in pythia.event:
+                if p.isFinal() and p.isVisible() and abs(p.eta()) < params.particle_max_abs_eta:
+                    px.append(p.px())
+                    py.append(p.py())
+                    pz.append(p.pz())
+                    e.append(p.e())
+                    n += 1
+            counts.append(n)
+        done += len(counts)
+        yield ak.unflatten(
+            ak.zip({"px": np.array(px), "py": np.array(py), "pz": np.array(pz), "E": np.array(e)}),
+            np.array(counts),
+        )
+    info["events"] = done
+    info["sigma_pb"] = pythia.infoPython().sigmaGen() * 1e9  # mb -> pb
 
 
 def cluster_jets(particles: ak.Array, params: PythiaParams) -> ak.Array:
@@ -200,16 +207,21 @@ def write_shard(params: PythiaParams, shard: int, path: str | os.PathLike) -> di
 
     from genhep.io.atomic import atomic_path
 
-    particles, info = generate_particles(params, shard)
-    jets = cluster_jets(particles, params)
-    label = np.full(len(jets), int(params.process == "signal"), dtype=np.int32)
+    info: dict[str, Any] = {}
+    label = int(params.process == "signal")
+    n_jets = 0
     with atomic_path(path) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
-        tree = f.mktree(
-            "events",
-            {"jet": jets.type.content, "label": np.int32},
-            title=f"genhep Pythia 8 {params.process} events (energies in GeV)",
-        )
-        tree.extend({"jet": jets, "label": label})
+        tree = None
+        for particles in iter_particles(params, shard, info):
+            jets = cluster_jets(particles, params)
+            if tree is None:
+                tree = f.mktree(
+                    "events",
+                    {"jet": jets.type.content, "label": np.int32},
+                    title=f"genhep Pythia 8 {params.process} events (energies in GeV)",
+                )
+            tree.extend({"jet": jets, "label": np.full(len(jets), label, dtype=np.int32)})
+            n_jets += int(ak.sum(ak.num(jets)))
         f["genhep_pythia_params"] = params.to_json()
-    info["jets_per_event"] = float(ak.mean(ak.num(jets))) if len(jets) else 0.0
+    info["jets_per_event"] = n_jets / info["events"]
     return info
