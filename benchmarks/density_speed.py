@@ -20,12 +20,11 @@ Data: the sideband training and validation splits the CATHODE branch writes
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from model_speed import timed
 
 from genhep.models import build_model
 from genhep.preprocess import load_split
@@ -57,11 +56,6 @@ def load_tensors(path: Path, n: int | None) -> tuple[torch.Tensor, torch.Tensor]
     x = torch.as_tensor(split["features"][:n], dtype=torch.float32)
     c = torch.as_tensor(split["context"][:n], dtype=torch.float32)
     return x, c
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def time_to_target(history: list[dict], target: float) -> float | None:
@@ -111,15 +105,7 @@ def sampling_speed(model, context, batch, repeats, dev):
         for start in range(0, len(context), batch):
             model.sample(len(context[start : start + batch]), context[start : start + batch])
 
-    draw()  # warm-up
-    times = []
-    for _ in range(repeats):
-        _sync(dev)
-        start = time.perf_counter()
-        draw()
-        _sync(dev)
-        times.append(time.perf_counter() - start)
-    return len(context) / statistics.median(times)
+    return len(context) / timed(draw, dev, repeats)
 
 
 def run(

@@ -25,7 +25,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed(fn, device: torch.device, repeats: int) -> float:
+def timed(fn, device: torch.device, repeats: int) -> float:
     """Median wall time of ``fn`` over ``repeats`` runs after one warm-up run."""
     fn()
     times = []
@@ -68,7 +68,7 @@ def bench_family(
 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    train_seconds = _timed(train_one_epoch, dev, repeats)
+    train_seconds = timed(train_one_epoch, dev, repeats)
 
     model.to(dev).eval()
     context = torch.randn(sample_events, N_CONTEXT, device=dev)
@@ -79,7 +79,7 @@ def bench_family(
                 min(sample_batch, sample_events - start), context[start : start + sample_batch]
             )
 
-    sample_seconds = _timed(sample_all, dev, repeats)
+    sample_seconds = timed(sample_all, dev, repeats)
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     return {
         "family": family,
