@@ -4,16 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp, norm
 
-from genhep.cathode import (
-    ClassifierSettings,
-    Regions,
-    SignalRegionMjj,
-    max_sic,
-    null_auc_sigma,
-    run_summary,
-    sic_curve,
-    train_anomaly_classifier,
-)
+from genhep.cathode.classifier import ClassifierSettings, train_anomaly_classifier
 from genhep.cathode.datasets import (
     Events,
     fixed_sets,
@@ -22,6 +13,8 @@ from genhep.cathode.datasets import (
     partition,
     short_sidebands,
 )
+from genhep.cathode.regions import Regions, SignalRegionMjj
+from genhep.cathode.sic import max_sic, null_auc_sigma, run_summary, sic_curve
 from genhep.errors import GenhepError
 
 

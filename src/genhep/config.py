@@ -31,6 +31,25 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
         raise GenhepError(f"invalid config: key {key}: {best.message}") from err
 
 
+def write_effective_config(config: dict, sources: list, path: str | os.PathLike) -> None:
+    """Write the config a run uses (its config files plus the schema's defaults) as YAML,
+    so every result directory says which settings made it."""
+    import json
+
+    from genhep.io.atomic import write_text_atomic
+
+    header = "".join(f"#   {source}\n" for source in sources) or "#   (no config file)\n"
+    text = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False)
+    write_text_atomic(
+        path,
+        "# The effective config of the last run: the config file(s)\n"
+        + header
+        + "# with the schema's defaults filled in (workflow/schemas/config.schema.yaml).\n"
+        + text,
+    )
+    print(f"genhep: effective config written to {path}")
+
+
 def check_families(config: dict) -> None:
     """Every listed family exists and its hyperparameters build a model (names the key)."""
     from genhep.models import FAMILIES, build_model

@@ -6,6 +6,7 @@
 rule amplify:
     input:
         script=script("amplify.py"),
+        code=family_code("amplify.py"),
     output:
         f"{AMPLIFICATION}/{{family}}.json",
     log:
@@ -32,6 +33,7 @@ rule amplification_summary:
     input:
         results=expand(f"{AMPLIFICATION}/{{family}}.json", family=AMPLIFY_FAMILIES),
         script=script("amplification_summary.py"),
+        code=code("amplification_summary.py"),
     output:
         csv=f"{AMPLIFICATION}/amplification.csv",
         md=report(

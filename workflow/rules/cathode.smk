@@ -1,7 +1,7 @@
 # The CATHODE anomaly search (Hallin et al., arXiv 2109.00546) and its baselines.
 # A point is (SR window, seed, injected signal level): each stage is a job per point, so
 # the scans of cathode.windows / seeds / signal_levels / families fan out on a cluster.
-# Paths: see genhep.cathode.stages.
+# Paths: see genhep.cathode.files.
 
 
 wildcard_constraints:
@@ -28,6 +28,7 @@ use rule ingest as cathode_ingest with:
     input:
         roots=[f"{CATHODE}/data/toy.root"],
         script=script("ingest.py"),
+        code=code("ingest.py"),
     output:
         f"{CATHODE}/data/events.h5",
     log:
@@ -45,6 +46,7 @@ rule cathode_fixed:
     input:
         events=CATHODE_EVENTS,
         script=script("cathode_fixed.py"),
+        code=code("cathode_fixed.py"),
     output:
         test=f"{CATHODE_FIXED}/test.h5",
         reference=f"{CATHODE_FIXED}/reference.h5",
@@ -72,6 +74,7 @@ rule cathode_data:
     input:
         events=CATHODE_EVENTS,
         script=script("cathode_data.py"),
+        code=code("cathode_data.py"),
     output:
         **{
             name: f"{CATHODE_POINT}/data/{name}.h5"
@@ -113,6 +116,7 @@ rule cathode_density:
         train=f"{CATHODE_POINT}/data/{{region}}_train.h5",
         val=f"{CATHODE_POINT}/data/{{region}}_val.h5",
         script=script("train.py"),
+        code=family_code("train.py"),
     output:
         model=f"{CATHODE_POINT}/density/{{region}}/{{family}}/model.pt",
         hparams=f"{CATHODE_POINT}/density/{{region}}/{{family}}/hparams.json",
@@ -153,6 +157,7 @@ rule cathode_template:
         transform=f"{CATHODE_POINT}/data/transform.json",
         sr_data=f"{CATHODE_POINT}/data/sr_data.h5",
         script=script("cathode_template.py"),
+        code=family_code("cathode_template.py"),
     output:
         f"{CATHODE_POINT}/template/{{family}}.h5",
     log:
@@ -199,6 +204,7 @@ rule cathode_classify:
         label0=f"{CATHODE_POINT}/template/{{family}}.h5",
         test=f"{CATHODE_FIXED}/test.h5",
         script=script("cathode_classify.py"),
+        code=family_code("cathode_classify.py"),
     output:
         f"{CATHODE_POINT}/scores/cathode_{{family}}.h5",
     log:
@@ -236,6 +242,7 @@ rule cathode_baseline:
         ),
         test=f"{CATHODE_FIXED}/test.h5",
         script=script("cathode_classify.py"),
+        code=code("cathode_classify.py"),
     output:
         f"{CATHODE_POINT}/scores/{{method}}.h5",
     log:
@@ -269,6 +276,7 @@ rule cathode_supervised:
         label0=f"{CATHODE_FIXED}/reference.h5",
         test=f"{CATHODE_FIXED}/test.h5",
         script=script("cathode_classify.py"),
+        code=code("cathode_classify.py"),
     output:
         f"{CATHODE}/sr{{window}}/seed{{seed}}/scores/supervised.h5",
     log:
@@ -297,6 +305,7 @@ rule cathode_anode:
         transform=f"{CATHODE_POINT}/data/transform.json",
         test=f"{CATHODE_FIXED}/test.h5",
         script=script("cathode_anode.py"),
+        code=family_code("cathode_anode.py"),
     output:
         f"{CATHODE_POINT}/scores/anode_{{family}}.h5",
     log:
@@ -326,6 +335,7 @@ rule cathode_evaluate:
         test=f"{CATHODE_FIXED}/test.h5",
         counts=f"{CATHODE_POINT}/data/counts.json",
         script=script("cathode_evaluate.py"),
+        code=code("cathode_evaluate.py"),
     output:
         evaluation=f"{CATHODE_POINT}/evaluation.json",
         curves=f"{CATHODE_POINT}/curves.h5",
@@ -370,6 +380,7 @@ rule cathode_summary:
     input:
         evaluations=[f"{p}/evaluation.json" for p in cathode_points()],
         script=script("cathode_summary.py"),
+        code=code("cathode_summary.py"),
     output:
         csv=f"{CATHODE}/summary.csv",
         md=report(

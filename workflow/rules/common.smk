@@ -5,6 +5,8 @@ import shlex
 import shutil
 from pathlib import Path
 
+from genhep.stage_code import stage_sources
+
 # Stage scripts live next to the Snakefile, whatever the working directory.
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
@@ -14,7 +16,19 @@ def script(name):
     return str(SCRIPTS / name)
 
 
+def code(name):
+    """The library sources a stage script runs, as inputs: editing one reruns the stage
+    (and nothing that does not import it; see genhep.stage_code)."""
+    return list(stage_sources(SCRIPTS / name))
+
+
+def family_code(name):
+    """As ``code``, for a job of one family: other families' modules are not its code."""
+    return lambda wc: list(stage_sources(SCRIPTS / name, wc.family))
+
+
 RESULTS = "results"
+EFFECTIVE_CONFIG = f"{RESULTS}/config.effective.yaml"
 ENV = "../../envs/genhep.yaml"
 
 FEATURES = f"{RESULTS}/features/events.h5"

@@ -4,6 +4,7 @@
 rule generate_toy:
     input:
         script=script("generate_toy.py"),
+        code=code("generate_toy.py"),
     output:
         f"{RESULTS}/data/toy.root",
     log:
@@ -28,6 +29,7 @@ rule generate_toy:
 rule pythia_shard:
     input:
         script=script("generate_pythia.py"),
+        code=code("generate_pythia.py"),
     output:
         PYTHIA_SHARD,
     log:

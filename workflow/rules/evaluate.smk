@@ -7,6 +7,7 @@ rule sample:
         test=PREPROCESSED["test"],
         features=FEATURES,
         script=script("sample.py"),
+        code=family_code("sample.py"),
     output:
         # Shards are merged by gather_samples; only the merged table is kept.
         temp(f"{RESULTS}/samples/{{family}}/shard{{shard}}.h5"),
@@ -43,6 +44,7 @@ rule gather_samples:
             f"{RESULTS}/samples/{wc.family}/shard{{shard}}.h5", shard=SHARDS
         ),
         script=script("gather_samples.py"),
+        code=code("gather_samples.py"),
     output:
         f"{RESULTS}/samples/{{family}}.h5",
     log:
@@ -67,6 +69,7 @@ rule evaluate_truth:
         test=PREPROCESSED["test"],
         features=FEATURES,
         script=script("evaluate.py"),
+        code=code("evaluate.py"),
     output:
         metrics=f"{EVALUATION}/truth/metrics.json",
     log:
@@ -95,6 +98,7 @@ rule evaluate:
         test=PREPROCESSED["test"],
         features=FEATURES,
         script=script("evaluate.py"),
+        code=family_code("evaluate.py"),
     output:
         metrics=f"{EVALUATION}/{{family}}/metrics.json",
         features=report(
@@ -141,6 +145,7 @@ rule leaderboard:
         test=PREPROCESSED["test"],
         features=FEATURES,
         script=script("leaderboard.py"),
+        code=code("leaderboard.py"),
     output:
         csv=LEADERBOARD["csv"],
         md=report(

@@ -5,6 +5,7 @@ rule ingest:
     input:
         roots=source_root_files(),
         script=script("ingest.py"),
+        code=code("ingest.py"),
     output:
         FEATURES,
     log:

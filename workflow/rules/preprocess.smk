@@ -5,6 +5,7 @@ rule preprocess:
     input:
         features=FEATURES,
         script=script("preprocess.py"),
+        code=code("preprocess.py"),
     output:
         **PREPROCESSED,
     log:

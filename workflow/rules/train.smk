@@ -6,6 +6,7 @@ rule train:
         train=PREPROCESSED["train"],
         val=PREPROCESSED["val"],
         script=script("train.py"),
+        code=family_code("train.py"),
     output:
         model=f"{RESULTS}/models/{{family}}/model.pt",
         hparams=f"{RESULTS}/models/{{family}}/hparams.json",

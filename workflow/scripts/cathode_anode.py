@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from genhep.cathode.stages import write_anode_scores
+from genhep.cathode.stage_template import write_anode_scores
 from genhep.cli import parser, run
 
 

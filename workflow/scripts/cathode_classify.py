@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from threadpoolctl import threadpool_limits
 
-from genhep.cathode.stages import classify
+from genhep.cathode.stage_classify import classify
 from genhep.cli import json_arg, parser, run
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from genhep.cathode.stages import make_point_data
+from genhep.cathode.stage_data import make_point_data
 from genhep.cli import json_arg, parser, run
 
 

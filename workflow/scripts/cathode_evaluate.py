@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from genhep.cathode.stages import evaluate_point
+from genhep.cathode.stage_evaluate import evaluate_point
 from genhep.cli import json_arg, log, parser, run
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from genhep.cathode.stages import make_fixed_sets
+from genhep.cathode.stage_data import make_fixed_sets
 from genhep.cli import json_arg, parser, run
 
 

@@ -5,7 +5,7 @@ import io
 import json
 from pathlib import Path
 
-from genhep.cathode.stages import SUMMARY_COLUMNS, summary_markdown, summary_rows
+from genhep.cathode.stage_evaluate import SUMMARY_COLUMNS, summary_markdown, summary_rows
 from genhep.cli import parser, run
 from genhep.io.atomic import atomic_path, write_text_atomic
 from genhep.plots import plot_max_sic_scan

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from genhep.cathode.stages import make_template
+from genhep.cathode.stage_template import make_template
 from genhep.cli import json_arg, parser, run
 
 

@@ -13,21 +13,9 @@ Modules, in the order of the search:
 * ``interpolation``: CATHODE's preprocessing fitted on the SB, the background template
   sampled from the SB model, ANODE's density ratio;
 * ``classifier``: the MLP ensemble shared by CATHODE and the baselines;
-* ``sic``: SIC and rejection curves, floor-limited max SIC, medians and bands over runs.
+* ``sic``: SIC and rejection curves, floor-limited max SIC, medians and bands over runs;
+* ``files``: the branch's file layouts; ``stage_*``: one module per workflow step.
+
+This package imports none of them: a workflow stage is rerun when the code it imports
+changes, so importing ``genhep.cathode.sic`` must not import the classifier.
 """
-
-from genhep.cathode.classifier import ClassifierSettings, train_anomaly_classifier
-from genhep.cathode.regions import Regions, SignalRegionMjj
-from genhep.cathode.sic import SicCurve, max_sic, null_auc_sigma, run_summary, sic_curve
-
-__all__ = [
-    "ClassifierSettings",
-    "Regions",
-    "SicCurve",
-    "SignalRegionMjj",
-    "max_sic",
-    "null_auc_sigma",
-    "run_summary",
-    "sic_curve",
-    "train_anomaly_classifier",
-]

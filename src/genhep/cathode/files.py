@@ -1,0 +1,64 @@
+"""The CATHODE branch's files, each layout written and read here only.
+
+A search point is (signal-region window, seed, injected signal level); the density
+estimator's family is one more coordinate of the CATHODE and ANODE results. Files:
+
+    fixed/   test.h5, reference.h5, signal.h5           per (window, seed)
+    data/    sr_data.h5, sb_short.h5, sb_{train,val}.h5,  per point
+             sr_{train,val}.h5, transform.json, counts.json
+    density/{region}/{family}/model.pt                  SB (CATHODE) or SR (ANODE) model
+    template/{family}.h5                                the SR background template
+    scores/{method}.h5                                  test scores, one row per run
+    evaluation.json, curves.h5, sic.png, rejection.png  the point's figures of merit
+
+The stages live one module per step (``stage_data``, ``stage_template``,
+``stage_classify``, ``stage_evaluate``), so that a stage imports, and is rerun for, only
+the code it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import h5py
+import numpy as np
+
+from genhep.cathode.datasets import Events
+from genhep.cathode.regions import Regions
+from genhep.io.atomic import atomic_path
+from genhep.io.hdf5 import read_table, write_table
+
+TEV = {"mjj": "TeV", "mj_min": "TeV", "delta_mj": "TeV"}
+
+
+def regions_for(window: float, p: Mapping[str, Any]) -> Regions:
+    """The SR of width ``sr_width`` centred on ``window``, sidebands within ``mjj_range``."""
+    half = p["sr_width"] / 2
+    low, high = p["mjj_range"]
+    return Regions(window - half, window + half, low, high)
+
+
+def write_events(path: str | os.PathLike, events: Events, **attrs: Any) -> None:
+    write_table(path, events.columns(), TEV, {"events": len(events), **attrs})
+
+
+def read_events(path: str | os.PathLike) -> Events:
+    table, attrs = read_table(path)
+    names = [c for c in attrs["columns"] if c not in ("mjj", "label")]
+    x = np.column_stack([table[c] for c in names]) if names else np.empty((len(table["mjj"]), 0))
+    return Events(x, table["mjj"], table["label"], tuple(names))
+
+
+def write_scores(
+    output, scores: np.ndarray, info: Mapping[str, Any], val_auc: np.ndarray | None = None
+) -> None:
+    """A method's test scores (runs × n_test), as ``evaluate_point`` reads them: dataset
+    ``scores`` (and ``val_auc`` for classifiers), the run's facts as attributes."""
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("scores", data=scores.astype(np.float32))
+        if val_auc is not None:
+            f.create_dataset("val_auc", data=val_auc)
+        for k, v in info.items():
+            f.attrs[k] = v

@@ -1,0 +1,135 @@
+"""A config file means what it says: each shipped config, planned from the repository root
+exactly as a user runs it, puts its own settings into the jobs (not config.yaml's)."""
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, env_with_venv
+
+pytestmark = pytest.mark.slow
+
+
+def plan(*args):
+    """`snakemake -n -F -p` from the repository root: every job and its shell command."""
+    result = subprocess.run(
+        [Path(env_with_venv()["PATH"].split(":")[0]) / "snakemake", "-n", "-F", "-p", *args],
+        capture_output=True,
+        text=True,
+        env=env_with_venv(),
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def commands(out, script):
+    """The parsed command lines of the planned jobs that run ``script``."""
+    found = []
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Shell command: "):
+            line = line[len("Shell command: ") :]
+        if line.startswith("python ") and f"/workflow/scripts/{script} " in line:
+            argv = shlex.split(line)
+            found.append({k: v for k, v in zip(argv, argv[1:], strict=False) if k.startswith("--")})
+    return found
+
+
+def density_params(out):
+    """{train, model} of every planned CATHODE density job."""
+    return [
+        json.loads(c["--params"])
+        for c in commands(out, "train.py")
+        if c["--outdir"].startswith("results/cathode/")
+    ]
+
+
+def main_train_params(out):
+    return {
+        c["--family"]: json.loads(c["--params"])
+        for c in commands(out, "train.py")
+        if c["--outdir"].startswith("results/models/")
+    }
+
+
+def classifier_params(out):
+    return [json.loads(c["--params"]) for c in commands(out, "cathode_classify.py")]
+
+
+def test_lhco_yaml_plans_the_papers_cathode_and_its_own_families():
+    out = plan("--configfile", "config/lhco.yaml")
+    density = density_params(out)
+    assert len(density) == 30  # 5 levels x 3 seeds x (SB for CATHODE + SR for ANODE)
+    for p in density:
+        assert p["model"] == {"transforms": 15, "hidden": 128, "layers": 1}
+        assert p["train"]["batch_size"] == 256 and p["train"]["lr"] == 1e-4
+        assert p["train"]["epochs"] == 100 and p["train"]["device"] == "cuda"
+    classifiers = classifier_params(out)
+    assert classifiers and all(p["runs"] == 10 and p["epochs"] == 100 for p in classifiers)
+    train = main_train_params(out)
+    assert set(train) == {"gan", "wgan", "vae", "maf", "nsf", "diffusion", "cfm"}
+    assert train["gan"]["model"] == {"latent_dim": 16, "hidden": 256, "layers": 4}
+    assert train["maf"]["train"]["epochs"] == 100 and train["maf"]["train"]["device"] == "cuda"
+    sample = commands(out, "sample.py")
+    assert len(sample) == 70 and {c["--events"] for c in sample} == {"1000000"}
+
+
+def test_cathode_cpu_yaml_plans_its_own_sizes_and_nothing_of_config_yaml():
+    out = plan("results/cathode/summary.csv", "--configfile", "config/cathode_cpu.yaml")
+    density = density_params(out)
+    assert len(density) == 2
+    for p in density:
+        assert p["model"] == {"transforms": 6, "hidden": 64, "layers": 2}
+        assert p["train"]["epochs"] == 25 and p["train"]["lr"] == 1e-3
+    assert {p["runs"] for p in classifier_params(out)} == {5}
+    toy = [c for c in commands(out, "generate_toy.py") if "cathode" in c["--output"]]
+    assert json.loads(toy[0]["--params"])["n_events"] == 7_620_000
+    # The default run's amplification study is switched off in this file, and stays off.
+    assert "rule amplify" not in plan("--configfile", "config/cathode_cpu.yaml")
+
+
+def test_pythia_yaml_plans_pythia_shards_and_its_own_training():
+    out = plan("--configfile", "config/pythia.yaml")
+    shards = commands(out, "generate_pythia.py")
+    assert len(shards) == 6  # 4 QCD + 2 signal shards
+    assert {json.loads(c["--params"])["pthat_min"] for c in shards} == {1200.0}
+    assert not commands(out, "generate_toy.py") or all(
+        "cathode" in c["--output"] for c in commands(out, "generate_toy.py")
+    )
+    train = main_train_params(out)
+    assert train["cfm"]["model"]["ode_steps"] == 20 and train["gan"]["train"]["epochs"] == 15
+
+
+def test_no_configfile_plans_config_yaml():
+    """From the repository root Snakemake also picks up profiles/default by itself."""
+    profile = []
+    out = plan()
+    density = density_params(out)
+    assert density and all(
+        p["model"] == {"transforms": 5, "hidden": 64, "layers": 2} for p in density
+    )
+    assert {p["runs"] for p in classifier_params(out)} == {5}
+    assert len(commands(out, "amplify.py")) == 7
+    # --config on top of the default config (Snakemake parses nested values as strings,
+    # so a scalar key here).
+    out = plan(*profile, "--config", "source=pythia")
+    assert len(commands(out, "generate_pythia.py")) == 5  # the schema's 4 + 1 shards
+    assert {p["runs"] for p in classifier_params(out)} == {5}
+
+
+def test_profile_with_configfile_is_the_configfile():
+    with_profile = plan("--profile", "profiles/default", "--configfile", "config/lhco.yaml")
+    plain = plan("--configfile", "config/lhco.yaml")
+    key = lambda p: json.dumps(p, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, density_params(with_profile))) == sorted(map(key, density_params(plain)))
+
+
+def test_every_shipped_config_is_planned_here():
+    tested = set(re.findall(r"config/(\w+\.yaml)", Path(__file__).read_text()))
+    shipped = {p.name for p in (REPO / "config").glob("*.yaml")}
+    assert shipped <= tested | {"config.yaml"}, shipped - tested
