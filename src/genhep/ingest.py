@@ -1,9 +1,13 @@
 """Ingestion: ROOT files → event-feature table (HDF5), in bounded memory.
 
-Each file is read in chunks of ``chunk_size`` events with ``uproot``; jagged jets stay in
-awkward arrays until the two leading jets are picked. Events are dropped, and counted by
-reason, when they have fewer than two selected jets, fail the mjj window, or carry a NaN
-or infinite feature. Everything is written atomically: on any error no output is left.
+Each file is read in chunks of ``chunk_size`` events with ``uproot`` (an LHC Olympics
+features HDF5 file, mapping ``lhco_rnd``, with h5py: genhep.io.lhco); jagged jets stay in
+awkward arrays until the two leading jets are picked. :func:`ingest` reads files through
+one mapping; :func:`ingest_datasets` reads the rows of a dataset sheet (genhep.datasets),
+each through its own mapping, with a per-dataset label or weight where the sheet gives one.
+Events are dropped, and counted by reason, when they have fewer than two selected jets,
+fail the mjj window, or carry a NaN or infinite feature. Everything is written atomically:
+on any error no output is left.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import awkward as ak
 import h5py
 import numpy as np
+import vector
 
 import genhep
 from genhep.errors import GenhepError
@@ -32,7 +37,7 @@ from genhep.features import (
 )
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
-from genhep.io.mappings import ENERGY_TO_TEV, BranchMapping
+from genhep.io.mappings import ENERGY_TO_TEV, JET_ENERGY_KEYS, BranchMapping
 from genhep.io.root import iterate_mapped
 
 DROP_REASONS = ("fewer_than_2_jets", "mjj_window", "nonfinite_feature")
@@ -70,10 +75,31 @@ def _jets_from_chunk(arrays: dict[str, ak.Array], mapping: BranchMapping) -> ak.
         values = arrays[field.branch]
         if field.index is not None:
             values = values[..., field.index]
-        if key in ("pt", "mass"):
+        if key in JET_ENERGY_KEYS:
+            if mapping.cartesian:  # float64 before scaling: m² = E² − |p|² needs the digits
+                values = ak.values_astype(values, np.float64)
             values = values * scale
         fields[key] = values
+    if mapping.cartesian:
+        fields = _polar_from_cartesian(fields)
     return ak.zip(fields)
+
+
+def _polar_from_cartesian(fields: dict[str, ak.Array]) -> dict[str, ak.Array]:
+    """(px, py, pz, energy) → (pt, eta, phi, mass) with the vector library; the other fields
+    (τ) are kept.
+
+    The mass is sqrt(max(m², 0)), m² = E² − |p|². For a light, boosted jet m² is a small
+    difference of large numbers, and rounding (float32 branches, the unit scaling) can make
+    it slightly negative. vector's ``.mass`` is then −sqrt(|m²|), which would become mj_min
+    and inflate delta_mj (a plain sqrt would give NaN and drop the event); such a jet is
+    massless within the precision of the file, so m² is clipped at 0.
+    """
+    components = {"px": fields["px"], "py": fields["py"], "pz": fields["pz"], "E": fields["energy"]}
+    p4 = vector.zip(components)
+    out = {"pt": p4.pt, "eta": p4.eta, "phi": p4.phi, "mass": np.sqrt(np.maximum(p4.tau2, 0.0))}
+    out.update({k: v for k, v in fields.items() if k not in ("px", "py", "pz", "energy")})
+    return out
 
 
 def _flat_columns(arrays: dict[str, ak.Array], mapping: BranchMapping) -> dict[str, np.ndarray]:
@@ -124,41 +150,105 @@ def _chunk_features(
     return cols
 
 
-def ingest(
-    paths: Sequence[str | os.PathLike],
-    mapping: BranchMapping,
-    output: str | os.PathLike,
-    selection: Selection = Selection(),
-    chunk_size: int = 100_000,
-    progress=None,
-) -> dict[str, Any]:
-    """Read every file, compute features, write ``output``. Returns the provenance dict."""
-    if not paths:
-        raise GenhepError("files.paths: no input files given")
+@dataclass(frozen=True)
+class Source:
+    """One input file, the mapping that reads it, and what its dataset gives every event."""
+
+    path: str | os.PathLike
+    mapping: BranchMapping
+    dataset: str | None = None  # the dataset sheet's name for the file
+    label: int | None = None  # a constant label for every event (else the mapping's branch)
+    weight: float | None = None  # a constant per-event weight (else the mapping's branch)
+
+
+def _read_chunks(path: str | os.PathLike, mapping: BranchMapping, chunk_size: int):
+    """``({name: array}, events)`` chunks of one file, by the mapping's file format: ROOT
+    (uproot) or an LHC Olympics features HDF5 table (genhep.io.lhco)."""
+    if mapping.file_format == "lhco_hdf5":
+        from genhep.io.lhco import iterate_lhco
+
+        return iterate_lhco(path, mapping, chunk_size)
+    return iterate_mapped(path, mapping, chunk_size)
+
+
+def _feature_columns(mapping: BranchMapping) -> tuple[list[str], dict[str, str]]:
+    """The feature columns a mapping gives, and their units as stored (TeV for energies)."""
     if mapping.kind == "jets":
         columns = list(LHCO_FEATURES if mapping.has_taus else KINEMATIC_FEATURES)
-        units = {c: FEATURE_UNITS[c] for c in columns}
-    else:
-        columns = list(mapping.fields)
-        units = {k: ("TeV" if u in ENERGY_TO_TEV else u) for k, u in mapping.units.items()}
-    for extra in ("label", "weight"):
-        if getattr(mapping, extra):
-            columns.append(extra)
-            units[extra] = ""
+        return columns, {c: FEATURE_UNITS[c] for c in columns}
+    units = {k: ("TeV" if u in ENERGY_TO_TEV else u) for k, u in mapping.units.items()}
+    return list(mapping.fields), units
 
+
+def _source_name(source: Source) -> str:
+    return f"dataset {source.dataset!r}" if source.dataset else str(source.path)
+
+
+def _table_layout(sources: Sequence[Source]) -> tuple[list[str], dict[str, str]]:
+    """Columns and units of the output table; every source must give the same ones."""
+    layouts: dict[tuple, list[Source]] = {}
+    for source in sources:
+        columns, units = _feature_columns(source.mapping)
+        for extra in ("label", "weight"):
+            if getattr(source.mapping, extra) or getattr(source, extra) is not None:
+                columns.append(extra)
+                units[extra] = ""
+        layouts.setdefault((tuple(columns), tuple(sorted(units.items()))), []).append(source)
+    if len(layouts) > 1:
+        described = "; ".join(
+            f"{', '.join(dict.fromkeys(_source_name(s) for s in group))} "
+            f"{'gives' if len(group) == 1 else 'give'} {list(columns)}"
+            + (f" in {dict(units)}" if any(u for _, u in units) else "")
+            for (columns, units), group in layouts.items()
+        )
+        raise GenhepError(
+            "the inputs do not give the same columns, so they cannot share one table "
+            "(every dataset needs the same features, and a label and a weight in all of "
+            f"them or in none): {described}"
+        )
+    (columns, units), _ = layouts.popitem()
+    return list(columns), dict(units)
+
+
+def _one_or_per_dataset(sources: Sequence[Source], value) -> Any:
+    """A mapping property as one value if every source shares it, else by dataset name."""
+    values = {s.dataset or str(s.path): value(s.mapping) for s in sources}
+    distinct = {repr(v) for v in values.values()}
+    return next(iter(values.values())) if len(distinct) == 1 else values
+
+
+def _ingest_sources(
+    sources: Sequence[Source],
+    output: str | os.PathLike,
+    selection: Selection,
+    chunk_size: int,
+    progress=None,
+    datasets: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Read every source in order, compute features, write ``output`` (atomically);
+    returns the provenance, which is also written as the file's attributes."""
+    columns, units = _table_layout(sources)
     dropped: Counter = Counter({reason: 0 for reason in DROP_REASONS})
     read_per_file: dict[str, int] = {}
+    kept_per_source: list[int] = []
+    paths = [s.path for s in sources]
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         writer = TableWriter(h5, units)
-        for path in paths:
-            n_read = 0
-            for arrays, n in iterate_mapped(path, mapping, chunk_size):
+        for source in sources:
+            n_read, rows_before = 0, writer.rows
+            for arrays, n in _read_chunks(source.path, source.mapping, chunk_size):
                 n_read += n
-                cols = _chunk_features(arrays, mapping, selection, dropped)
+                cols = _chunk_features(arrays, source.mapping, selection, dropped)
+                n_kept = len(next(iter(cols.values())))
+                if source.label is not None:
+                    cols["label"] = np.full(n_kept, source.label, dtype=np.int32)
+                if source.weight is not None:
+                    cols["weight"] = np.full(n_kept, source.weight, dtype=np.float64)
                 writer.append({c: cols[c] for c in columns})
                 if progress:
-                    progress(path, n_read)
-            read_per_file[str(path)] = n_read
+                    progress(source.path, n_read)
+            read_per_file[str(source.path)] = n_read
+            kept_per_source.append(writer.rows - rows_before)
         events_read = sum(read_per_file.values())
         if writer.rows == 0:
             reasons = ", ".join(f"{k}: {v}" for k, v in dropped.items() if v)
@@ -171,8 +261,8 @@ def ingest(
             "columns": columns,
             "source_files": [str(Path(p).resolve()) for p in paths],
             "events_read_per_file": read_per_file,
-            "tree": mapping.tree,
-            "branch_mapping": mapping.describe(),
+            "tree": _one_or_per_dataset(sources, lambda m: m.tree),
+            "branch_mapping": _one_or_per_dataset(sources, lambda m: m.describe()),
             "selection": selection.describe(),
             "events_read": events_read,
             "events_kept": writer.rows,
@@ -182,5 +272,85 @@ def ingest(
             "genhep_version": genhep.__version__,
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
+        if datasets is not None:
+            # Aligned with source_files: each file's dataset, the label it gave its events
+            # (0 or 1 for every event, a label branch's name, or null) and its events kept.
+            provenance["file_datasets"] = [s.dataset for s in sources]
+            provenance["file_labels"] = [
+                s.label if s.label is not None else s.mapping.label for s in sources
+            ]
+            provenance["events_kept_per_file"] = list(kept_per_source)
+            summary = []
+            for entry in datasets:
+                mine = [i for i, s in enumerate(sources) if s.dataset == entry["name"]]
+                summary.append(
+                    {
+                        **entry,
+                        "events_read": sum(read_per_file[str(sources[i].path)] for i in mine),
+                        "events_kept": sum(kept_per_source[i] for i in mine),
+                    }
+                )
+            provenance["datasets"] = summary
         write_attrs(h5, provenance)
     return provenance
+
+
+def ingest(
+    paths: Sequence[str | os.PathLike],
+    mapping: BranchMapping,
+    output: str | os.PathLike,
+    selection: Selection = Selection(),
+    chunk_size: int = 100_000,
+    progress=None,
+) -> dict[str, Any]:
+    """Read every file, compute features, write ``output``. Returns the provenance dict.
+
+    The files are ROOT files, or LHC Olympics features HDF5 tables for the ``lhco_rnd``
+    mapping (``mapping.file_format``): the same selection, features and provenance."""
+    if not paths:
+        raise GenhepError("files.paths: no input files given")
+    sources = [Source(path, mapping) for path in paths]
+    return _ingest_sources(sources, output, selection, chunk_size, progress)
+
+
+def ingest_datasets(
+    datasets: Sequence[Any],
+    output: str | os.PathLike,
+    selection: Selection = Selection(),
+    chunk_size: int = 100_000,
+    progress=None,
+) -> dict[str, Any]:
+    """Ingest the rows of a dataset sheet (:class:`genhep.datasets.Dataset`, or their
+    ``as_dict()`` form) into one table, in order.
+
+    Each dataset is read through its own mapping (tree, label and weight as the sheet
+    says); a constant label (0/1) or weight fills the ``label`` / ``weight`` column for
+    every event of its files. All datasets must give the same columns. Provenance as for
+    :func:`ingest`, plus ``datasets`` (each row with its files, events read and kept) and,
+    aligned with ``source_files``: ``file_datasets``, ``file_labels``,
+    ``events_kept_per_file``.
+    """
+    from genhep.datasets import Dataset
+
+    datasets = [d if isinstance(d, Dataset) else Dataset.from_dict(d) for d in datasets]
+    if not datasets:
+        raise GenhepError("no datasets given")
+    sources = []
+    for dataset in datasets:
+        mapping = dataset.branch_mapping()
+        sources += [
+            Source(path, mapping, dataset.name, dataset.label_constant, dataset.weight_constant)
+            for path in dataset.paths
+        ]
+    summary = [
+        {
+            "name": d.name,
+            "mapping": d.mapping,
+            "tree": d.tree,
+            "label": d.label,
+            "weight": d.weight,
+            "files": [str(Path(p).resolve()) for p in d.paths],
+        }
+        for d in datasets
+    ]
+    return _ingest_sources(sources, output, selection, chunk_size, progress, summary)
