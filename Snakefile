@@ -5,12 +5,16 @@
 #                                              defaults fill in every key X leaves out
 #   --config key=value                         on top of either
 # The effective config of every run is written to results/config.effective.yaml.
+import sys
+
 from snakemake.utils import min_version
 
 from genhep.amplification import check_amplification_config, study_params
 from genhep.config import (
     check_cathode_config,
     check_families,
+    check_inputs,
+    input_datasets,
     validate_config,
     write_effective_config,
 )
@@ -32,6 +36,11 @@ validate_config(config, workflow.source_path("workflow/schemas/config.schema.yam
 check_families(config)
 check_amplification_config(config["amplification"])
 check_cathode_config(config["cathode"])
+# What the inputs can give (columns, labels) is known from the config and the dataset
+# sheet: a search that cannot run on them stops here, or turns off with a notice (auto).
+DATASETS = input_datasets(config)
+for notice in check_inputs(config, DATASETS):
+    print(notice, file=sys.stderr)
 
 
 include: "workflow/rules/common.smk"
@@ -42,6 +51,17 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/amplification.smk"
 include: "workflow/rules/cathode.smk"
+
+
+# Seconds-long bookkeeping jobs (merging shards, tables, summary plots) run on the
+# submitting machine: a cluster run submits no batch job for them.
+localrules:
+    all,
+    gather_samples,
+    leaderboard,
+    amplification_summary,
+    cathode_evaluate,
+    cathode_summary,
 
 
 onstart:

@@ -272,6 +272,27 @@ def test_compare_of_identical_inputs():
     assert row["auc_gbdt"] < 0.5
 
 
+def test_conditions_keep_their_columns_but_leave_the_averages():
+    """mjj is the condition, drawn from the same pool for truth and generated: averaging its
+    W1 of ~0 in would make every family look better than it is."""
+    truth, gen = physics_like(2000, 30), physics_like(2000, 31)
+    gen[:, 0] = truth[:, 0]  # the context: identical by construction
+    gen[:, 1] *= 1.5  # a generated column that is off
+    kwargs = dict(kpd_kwargs={"batch_size": 500}, classifiers=(), folds=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plain = metrics.compare(truth, gen, COLUMNS, **kwargs)
+        conditioned = metrics.compare(truth, gen, COLUMNS, conditions=("mjj",), **kwargs)
+    assert plain["w1_mjj"] == conditioned["w1_mjj"] == 0.0  # still reported per column
+    generated = [plain[f"w1_{c}"] / truth[:, j].std() for j, c in enumerate(COLUMNS) if c != "mjj"]
+    assert conditioned["w1_mean_norm"] == pytest.approx(np.mean(generated), rel=1e-12)
+    assert plain["w1_mean_norm"] == pytest.approx(np.mean(generated) * 2 / 3, rel=1e-12)
+    td = [plain[f"td_{c}"] for c in COLUMNS if c != "mjj"]
+    assert conditioned["td_mean"] == pytest.approx(np.mean(td), rel=1e-12)
+    with pytest.raises(ValueError, match="every column"):
+        metrics.compare(truth[:, :1], gen[:, :1], ["mjj"], conditions=("mjj",))
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 

@@ -1,9 +1,12 @@
 """End-to-end: the Snakemake workflow on a tiny config in a temporary directory."""
 
+import contextlib
 import csv
 import json
 import math
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,13 +73,24 @@ def downstream_of_training(n):
     return {"train": n, "sample": 2 * n, "gather_samples": n, "evaluate": n, "leaderboard": 1}
 
 
+def checkout_of(workdir):
+    """The copy of the repository a run directory belongs to (see ``finished_run``), else
+    the repository itself."""
+    marker = workdir / ".checkout"
+    return Path(marker.read_text()) if marker.exists() else REPO
+
+
 def snakemake(workdir, config, *args):
     (workdir / "run.yaml").write_text(yaml.safe_dump(config))
+    repo = checkout_of(workdir)
+    env = env_with_venv()
+    if repo != REPO:  # the stages import the copy's library, as they would a user's clone
+        env["PYTHONPATH"] = str(repo / "src")
     return subprocess.run(
         [
             Path(sys.executable).parent / "snakemake",
             "--snakefile",
-            REPO / "Snakefile",
+            repo / "Snakefile",
             "--directory",
             workdir,
             "--configfile",
@@ -87,9 +101,38 @@ def snakemake(workdir, config, *args):
         ],
         capture_output=True,
         text=True,
-        env=env_with_venv(),
+        env=env,
         cwd=workdir,
     )
+
+
+def copy_repository(dest):
+    """The repository's files (tracked and new, not ignored) copied to ``dest``: tests that
+    edit the code edit this copy, never the repository."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        src = REPO / name.decode()
+        if src.is_file():
+            (dest / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name.decode())
+    return dest
+
+
+@contextlib.contextmanager
+def edited(path, addition="\n# an edit\n"):
+    """``path`` with a line appended, restored (content and times) afterwards."""
+    text, stat = path.read_text(), path.stat()
+    try:
+        path.write_text(text + addition)
+        yield path
+    finally:
+        path.write_text(text)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def planned_jobs(result):
@@ -102,7 +145,10 @@ def planned_jobs(result):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
+    """The TINY run, done from a copy of the repository (tests below edit its code)."""
+    checkout = copy_repository(tmp_path_factory.mktemp("checkout"))
     workdir = tmp_path_factory.mktemp("wf")
+    (workdir / ".checkout").write_text(str(checkout))
     result = snakemake(workdir, TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
@@ -239,20 +285,41 @@ def test_rerun_is_a_no_op_and_params_rerun_only_what_they_touch(finished_run):
 def test_script_edits_rerun_their_rules_and_touches_rerun_nothing(finished_run):
     """Stage scripts are inputs of their rules; inputs are checksummed, so only a change
     of content counts, not a new modification time."""
-    import os
-
-    script = REPO / "workflow" / "scripts" / "leaderboard.py"
-    text, stat = script.read_text(), script.stat()
-    try:
-        os.utime(script)  # touched, unchanged
-        assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
-        script.write_text(text + "\n# an edit\n")
+    script = checkout_of(finished_run) / "workflow" / "scripts" / "leaderboard.py"
+    stat = script.stat()
+    os.utime(script)  # touched, unchanged
+    assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
+    os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with edited(script):
         assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {"leaderboard": 1, "all": 1}
-    finally:
-        script.write_text(text)
-        os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     for data in ("features/events.h5", "preprocessed/transform.json", "models/vae/model.pt"):
         os.utime(finished_run / "results" / data)  # touched, unchanged
+    assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
+
+
+def test_library_edits_rerun_the_stages_that_import_them_and_no_others(finished_run):
+    src = checkout_of(finished_run) / "src" / "genhep"
+    # One family's model: that family's training, sampling and evaluation, the leaderboard.
+    with edited(src / "models" / "gan.py"):
+        result = snakemake(finished_run, TINY, "-n")
+    assert planned_jobs(result) == {**downstream_of_training(1), "all": 1}
+    assert set(re.findall(r"wildcards: family=(\w+)", result.stdout)) == {"gan"}
+    assert "src/genhep/models/gan.py" in result.stdout  # the reason Snakemake gives
+    # The metrics: every evaluation (truth-vs-truth too) and the leaderboard, nothing else.
+    with edited(src / "metrics.py"):
+        result = snakemake(finished_run, TINY, "-n")
+    n = len(FAMILIES)
+    assert planned_jobs(result) == {"evaluate_truth": 1, "evaluate": n, "leaderboard": 1, "all": 1}
+    # The CATHODE classifier: its stages and what follows them; no density, no template.
+    with edited(src / "cathode" / "classifier.py"):
+        result = snakemake(finished_run, TINY, "-n")
+    assert planned_jobs(result) == {**CATHODE_CLASSIFIERS, "all": 1}
+    # Flow matching reuses diffusion's time embedding: a diffusion edit reruns both.
+    with edited(src / "models" / "diffusion.py"):
+        result = snakemake(finished_run, TINY, "-n")
+    families = set(re.findall(r"wildcards: family=(\w+)", result.stdout))
+    assert families == {"diffusion", "cfm"}, families
+    assert planned_jobs(result)["amplify"] == 1  # cfm's camel back (diffusion is not in it)
     assert planned_jobs(snakemake(finished_run, TINY, "-n")) == {}
 
 

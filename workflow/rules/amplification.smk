@@ -15,8 +15,6 @@ rule amplify:
         f"{RESULTS}/benchmarks/amplification/{{family}}.tsv"
     wildcard_constraints:
         family="|".join(AMPLIFY_FAMILIES),
-    conda:
-        ENV
     threads: config["amplification"]["threads"]
     resources:
         mem_mb=config["amplification"]["mem_mb"],
@@ -52,8 +50,6 @@ rule amplification_summary:
         f"{RESULTS}/logs/amplification/summary.log",
     benchmark:
         f"{RESULTS}/benchmarks/amplification/summary.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         mem_mb=1000,

@@ -36,8 +36,7 @@ use rule ingest as cathode_ingest with:
     benchmark:
         f"{RESULTS}/benchmarks/cathode/ingest.tsv"
     params:
-        mapping=as_json("genhep"),
-        tree="",
+        source=f"--inputs {CATHODE}/data/toy.root --mapping {shlex.quote(as_json('genhep'))}",
         selection=as_json(config["ingest"]["selection"]),
         chunk_size=config["ingest"]["chunk_size"],
 
@@ -55,8 +54,6 @@ rule cathode_fixed:
         f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/fixed.log",
     benchmark:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/fixed.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         # Measured: peak ~4x the events file (215 MB -> 870 MB) plus the interpreter.
@@ -93,8 +90,6 @@ rule cathode_data:
         f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/data.log",
     benchmark:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/data.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         # Measured: peak ~4x the events file (215 MB -> 870 MB) plus the interpreter.
@@ -130,8 +125,6 @@ rule cathode_density:
     wildcard_constraints:
         region="sb|sr",
         family="|".join(CATHODE_FAMILIES),
-    conda:
-        ENV
     threads: CATHODE_CFG["density"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
@@ -166,8 +159,6 @@ rule cathode_template:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/template_{{family}}.tsv"
     wildcard_constraints:
         family="|".join(CATHODE_FAMILIES),
-    conda:
-        ENV
     threads: CATHODE_CFG["density"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
@@ -213,8 +204,6 @@ rule cathode_classify:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/cathode_{{family}}.tsv"
     wildcard_constraints:
         family="|".join(CATHODE_FAMILIES),
-    conda:
-        ENV
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
@@ -251,8 +240,6 @@ rule cathode_baseline:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/{{method}}.tsv"
     wildcard_constraints:
         method="idealized|cwola",
-    conda:
-        ENV
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
@@ -283,8 +270,6 @@ rule cathode_supervised:
         f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/supervised.log",
     benchmark:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/supervised.tsv"
-    conda:
-        ENV
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
@@ -314,8 +299,6 @@ rule cathode_anode:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/anode_{{family}}.tsv"
     wildcard_constraints:
         family="|".join(CATHODE_FAMILIES),
-    conda:
-        ENV
     threads: CATHODE_CFG["density"]["threads"]
     resources:
         gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
@@ -357,8 +340,6 @@ rule cathode_evaluate:
         f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/evaluate.log",
     benchmark:
         f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/evaluate.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -399,8 +380,6 @@ rule cathode_summary:
         f"{RESULTS}/logs/cathode/summary.log",
     benchmark:
         f"{RESULTS}/benchmarks/cathode/summary.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         mem_mb=1000,

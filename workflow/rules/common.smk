@@ -5,6 +5,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+from genhep.datasets import dataset_paths
 from genhep.stage_code import stage_sources
 
 # Stage scripts live next to the Snakefile, whatever the working directory.
@@ -29,7 +30,6 @@ def family_code(name):
 
 RESULTS = "results"
 EFFECTIVE_CONFIG = f"{RESULTS}/config.effective.yaml"
-ENV = "../../envs/genhep.yaml"
 
 FEATURES = f"{RESULTS}/features/events.h5"
 PREPROCESSED = {
@@ -91,14 +91,18 @@ def pythia_params(process):
 
 
 def source_root_files():
+    """The input files of ingestion (ROOT, or the LHCO R&D HDF5 file for lhco_rnd)."""
     if config["source"] == "toy":
         return [f"{RESULTS}/data/toy.root"]
     if config["source"] == "pythia":
         return pythia_shards()
+    if DATASETS is not None:
+        return dataset_paths(DATASETS)
     patterns = config["files"]["paths"]
     if not patterns:
         raise ValueError(
-            "config key files.paths: source is 'files' but no ROOT files are listed"
+            "config key files.paths: source is 'files' but no input files are listed "
+            "(or name a dataset sheet in files.datasets)"
         )
     paths = []
     for pattern in patterns:
@@ -112,13 +116,17 @@ def source_root_files():
     return paths
 
 
-def source_mapping():
-    return config["files"]["mapping"] if config["source"] == "files" else "genhep"
-
-
-def tree_option():
+def ingest_source_options():
+    """How ingest.py is told what to read: the dataset sheet's rows, or files + mapping.
+    (Quoted here: the result goes into the shell command as it is.)"""
+    if DATASETS is not None:
+        rows = as_json([d.as_dict() for d in DATASETS])
+        return f"--datasets {shlex.quote(rows)}"
+    mapping = config["files"]["mapping"] if config["source"] == "files" else "genhep"
+    inputs = " ".join(shlex.quote(p) for p in source_root_files())
     tree = config["files"]["tree"] if config["source"] == "files" else None
-    return f"--tree {shlex.quote(tree)}" if tree else ""
+    tree = f" --tree {shlex.quote(tree)}" if tree else ""
+    return f"--inputs {inputs} --mapping {shlex.quote(as_json(mapping))}{tree}"
 
 
 # --- training ------------------------------------------------------------------------

@@ -11,8 +11,6 @@ rule generate_toy:
         f"{RESULTS}/logs/generate_toy.log",
     benchmark:
         f"{RESULTS}/benchmarks/generate_toy.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         # ~100k events are generated at a time; the ROOT writer buffers one chunk.
@@ -39,8 +37,6 @@ rule pythia_shard:
     wildcard_constraints:
         process="qcd|signal",
         shard=r"\d+",
-    conda:
-        ENV
     threads: 1
     resources:
         # Measured here: ~100-150 events/s per core (hadronization, FastJet), ~300 MB.

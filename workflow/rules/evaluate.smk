@@ -18,8 +18,6 @@ rule sample:
     wildcard_constraints:
         family="|".join(FAMILY_NAMES),
         shard=r"\d+",
-    conda:
-        ENV
     threads: config["sample"]["threads"]
     resources:
         gpu=gpu_slots(config["sample"]["device"]),
@@ -53,8 +51,6 @@ rule gather_samples:
         f"{RESULTS}/benchmarks/gather_samples/{{family}}.tsv"
     wildcard_constraints:
         family="|".join(FAMILY_NAMES),
-    conda:
-        ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -76,8 +72,6 @@ rule evaluate_truth:
         f"{RESULTS}/logs/evaluate/truth.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/truth.tsv"
-    conda:
-        ENV
     threads: config["evaluate"]["threads"]
     resources:
         mem_mb=config["evaluate"]["mem_mb"],
@@ -121,8 +115,6 @@ rule evaluate:
         f"{RESULTS}/benchmarks/evaluate/{{family}}.tsv"
     wildcard_constraints:
         family="|".join(FAMILY_NAMES),
-    conda:
-        ENV
     threads: config["evaluate"]["threads"]
     resources:
         mem_mb=config["evaluate"]["mem_mb"],
@@ -170,8 +162,6 @@ rule leaderboard:
         f"{RESULTS}/logs/leaderboard.log",
     benchmark:
         f"{RESULTS}/benchmarks/leaderboard.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         mem_mb=2000,

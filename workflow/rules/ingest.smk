@@ -12,19 +12,17 @@ rule ingest:
         f"{RESULTS}/logs/ingest.log",
     benchmark:
         f"{RESULTS}/benchmarks/ingest.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         # Measured: ~200 MB peak at 100k events per chunk; memory scales with the chunk.
         mem_mb=500 + config["ingest"]["chunk_size"] // 100,
         runtime=30,
     params:
-        mapping=as_json(source_mapping()),
-        tree=tree_option(),
+        # The files, their mapping(s) and labels: a change reruns ingestion.
+        source=ingest_source_options(),
         selection=as_json(config["ingest"]["selection"]),
         chunk_size=config["ingest"]["chunk_size"],
     shell:
-        "python {input.script:q} --inputs {input.roots:q} --mapping {params.mapping:q} {params.tree}"
+        "python {input.script:q} {params.source}"
         " --selection {params.selection:q} --chunk-size {params.chunk_size}"
         " --output {output:q} --log {log:q}"

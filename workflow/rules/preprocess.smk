@@ -12,8 +12,6 @@ rule preprocess:
         f"{RESULTS}/logs/preprocess.log",
     benchmark:
         f"{RESULTS}/benchmarks/preprocess.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         mem_mb=lambda wc, input: data_stage_mem_mb(input),

@@ -25,8 +25,6 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{family}}.tsv"
     wildcard_constraints:
         family="|".join(FAMILY_NAMES),
-    conda:
-        ENV
     threads: config["train"]["threads"]
     resources:
         gpu=gpu_slots(config["train"]["device"]),
