@@ -157,3 +157,18 @@ def test_time_to_target_and_recipe_parsing():
     assert Recipe.parse("16384:0.003:200") == Recipe(
         "batch 16384, lr 0.003, cosine", 16384, 0.003, 200, "cosine"
     )
+
+
+def test_dag_planning_benchmark_counts_jobs(tmp_path):
+    """One more sampling shard is one more sampling job per family (7), one more seed a
+    whole CATHODE point per level; the printed table has the count."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import dag_planning
+
+    small = dag_planning.scale_config(shards=2, windows=1, levels=2, seeds=1)
+    base, _ = dag_planning.plan(small, tmp_path)
+    more_shards, _ = dag_planning.plan(dag_planning.scale_config(3, 1, 2, 1), tmp_path)
+    more_seeds, _ = dag_planning.plan(dag_planning.scale_config(2, 1, 2, 2), tmp_path)
+    assert more_shards - base == 7
+    per_seed = more_seeds - base
+    assert per_seed > 2 * 5  # 2 levels x (data, density, template, classifiers, evaluate)

@@ -154,6 +154,19 @@ def finished_run(tmp_path_factory):
     return workdir
 
 
+def test_effective_config_is_the_configfile_plus_schema_defaults(finished_run):
+    text = (finished_run / "results" / "config.effective.yaml").read_text()
+    effective = yaml.safe_load(text)
+    assert str(finished_run / "run.yaml") in text  # which file it came from
+    assert effective["toy"]["n_events"] == TINY["toy"]["n_events"]  # the run's own value
+    assert effective["cathode"]["density"]["train"]["epochs"] == 3
+    assert effective["cathode"]["enabled"] is True  # auto, resolved: the toy has labels
+    # Keys the run's file leaves out: the schema's defaults, not config/config.yaml's.
+    assert effective["families"]["gan"]["model"] == {"hidden": 16}  # config.yaml: 3 keys
+    assert effective["cathode"]["classifier"]["lr"] == 1e-3
+    assert effective["sample"]["device"] == "auto" and effective["files"]["datasets"] is None
+
+
 def test_outputs_columns_counts_and_attributes(finished_run):
     res = finished_run / "results"
     assert (res / "data" / "toy.root").exists()
