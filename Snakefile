@@ -43,6 +43,11 @@ for notice in check_inputs(config, DATASETS):
     print(notice, file=sys.stderr)
 
 
+# The image of Dockerfile / apptainer.def (build and push it yourself; see README): with
+# --sdm apptainer every job runs in it, for clusters without a shared environment.
+container: "docker://ghcr.io/genhep/genhep:0.1.0"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/ingest.smk"
