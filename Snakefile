@@ -16,7 +16,6 @@ from genhep.config import (
     check_inputs,
     input_datasets,
     validate_config,
-    write_effective_config,
 )
 
 min_version("8.20")
@@ -43,7 +42,7 @@ for notice in check_inputs(config, DATASETS):
     print(notice, file=sys.stderr)
 
 
-# The image of Dockerfile / apptainer.def (build and push it yourself; see README): with
+# The image built from the Dockerfile (or the Apptainer recipe; see README): with
 # --sdm apptainer every job runs in it, for clusters without a shared environment.
 container: "docker://ghcr.io/genhep/genhep:0.1.0"
 
@@ -67,10 +66,6 @@ localrules:
     amplification_summary,
     cathode_evaluate,
     cathode_summary,
-
-
-onstart:
-    write_effective_config(config, workflow.configfiles, EFFECTIVE_CONFIG)
 
 
 rule all:

@@ -5,6 +5,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+from genhep.config import write_effective_config
 from genhep.datasets import dataset_paths
 from genhep.stage_code import stage_sources
 
@@ -30,6 +31,12 @@ def family_code(name):
 
 RESULTS = "results"
 EFFECTIVE_CONFIG = f"{RESULTS}/config.effective.yaml"
+
+
+# Every run (not a dry run) records the config it used, defaults filled in.
+onstart:
+    write_effective_config(config, workflow.configfiles, EFFECTIVE_CONFIG)
+
 
 FEATURES = f"{RESULTS}/features/events.h5"
 PREPROCESSED = {
