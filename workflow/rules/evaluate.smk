@@ -18,6 +18,7 @@ rule sample:
     wildcard_constraints:
         family="|".join(FAMILY_NAMES),
         shard=r"\d+",
+    priority: 1
     threads: config["sample"]["threads"]
     resources:
         gpu=gpu_slots(config["sample"]["device"]),

@@ -25,6 +25,9 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{family}}.tsv"
     wildcard_constraints:
         family="|".join(FAMILY_NAMES),
+    # Training and what follows it are the longest chain of jobs: start them first, and
+    # let the independent studies (amplification, CATHODE) fill the other cores.
+    priority: 2
     threads: config["train"]["threads"]
     resources:
         gpu=gpu_slots(config["train"]["device"]),
