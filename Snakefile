@@ -15,6 +15,7 @@ from genhep.config import (
     check_families,
     check_inputs,
     input_datasets,
+    start_up_checks,
     validate_config,
 )
 
@@ -32,6 +33,7 @@ report: "workflow/report/workflow.rst"
 
 
 validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+start_up_checks(config, workflow)  # what the config alone decides; names the key
 check_families(config)
 check_amplification_config(config["amplification"])
 check_cathode_config(config["cathode"])

@@ -31,6 +31,7 @@ def write_split(path, n, seed):
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f["features"] = torch.randn(n, 2, generator=g).numpy()
         f["context"] = torch.rand(n, 1, generator=g).numpy()
+        f["row"] = torch.arange(n).numpy()  # a split file's rows in the feature table
         f.attrs["transform"] = pre.to_json()
 
 
@@ -100,3 +101,5 @@ def test_sigterm_checkpoints_and_a_rerun_resumes_to_the_same_weights(tmp_path):
     for key, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[key]), key
     assert not ckpt.exists()  # finished runs leave no checkpoint
+    # ... nor its lock, nor a temporary (their names are the process's own: .ckpt.pt.tmp-PID)
+    assert not list(tmp_path.glob("ckpt.pt*")) and not list(tmp_path.glob(".ckpt.pt.tmp*"))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import shutil
+import sys
 from typing import Any
 
 import jsonschema
@@ -28,11 +32,21 @@ def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
         best = jsonschema.exceptions.best_match(validator.iter_errors(config))
         if best is None:
             raise
-        key = ".".join(str(p) for p in best.absolute_path) or "(top level)"
+        key = config_key(best.absolute_path)
         message = best.message
         if best.validator == "pattern" and "description" in best.schema:
-            message = f"{best.instance!r} is not one of: {best.schema['description']}"
+            what = best.schema["description"]
+            what = what if what.startswith(("a ", "an ")) else f"one of: {what}"
+            message = f"{best.instance!r} is not {what}"
         raise GenhepError(f"invalid config: key {key}: {message}") from err
+
+
+def config_key(path) -> str:
+    """A key's path as the messages write it: ``train.families[1]``, ``cathode.windows[0]``."""
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return key.lstrip(".") or "(top level)"
 
 
 def write_effective_config(config: dict, sources: list, path: str | os.PathLike) -> None:
@@ -128,6 +142,153 @@ def check_cathode_config(section: dict) -> None:
                 f"invalid config: key cathode.windows[{i}]: the SR [{centre - half:g}, "
                 f"{centre + half:g}) TeV must lie inside cathode.mjj_range [{low:g}, {high:g})"
             )
+
+
+# --- what the config alone decides, checked before any job runs ------------------------------
+
+DEVICE = re.compile(r"(auto|cpu|cuda(:[0-9]+)?)")
+# The fraction sets that must add up to 1: (config key, share names).
+FRACTION_SETS = (
+    (("preprocess", "split"), ("train", "val", "test")),
+    (("cathode", "background_split"), ("data", "reference", "test")),
+)
+# Set to 1 to skip the GPU check of start_up_checks (e.g. to run only CPU stages of a GPU
+# config on a machine without one).
+SKIP_GPU_CHECK = "GENHEP_SKIP_GPU_CHECK"
+
+
+def check_fractions(config: dict) -> None:
+    """Split fractions sum to 1 (the stages' own check, np.isclose, at start-up)."""
+    for path, shares in FRACTION_SETS:
+        section = config[path[0]][path[1]]
+        total = sum(section[s] for s in shares)
+        if not math.isclose(total, 1.0, rel_tol=1e-5, abs_tol=1e-8):
+            terms = " + ".join(f"{s} {section[s]:g}" for s in shares)
+            raise GenhepError(
+                f"invalid config: key {'.'.join(path)}: the fractions must sum to 1 "
+                f"({terms} = {total:g})"
+            )
+
+
+def device_keys(config: dict) -> list[tuple[str, Any, bool]]:
+    """(config key, device, whether a job of this run uses it) of every device setting."""
+    trained = config["train"]["families"]
+    own = {f: s.get("train", {}) for f, s in config["families"].items()}
+    keys = [
+        (
+            "train.device",
+            config["train"]["device"],
+            any("device" not in own.get(f, {}) for f in trained),
+        )
+    ]
+    keys += [
+        (f"families.{f}.train.device", train["device"], f in trained)
+        for f, train in own.items()
+        if "device" in train
+    ]
+    keys.append(("sample.device", config["sample"]["device"], True))
+    cathode = config["cathode"]["enabled"] is not False  # auto: on unless the inputs lack labels
+    keys.append(("cathode.density.device", config["cathode"]["density"]["device"], cathode))
+    keys.append(("cathode.classifier.device", config["cathode"]["classifier"]["device"], cathode))
+    return keys
+
+
+def gpu_visible(env: dict | None = None, exists=os.path.exists, which=shutil.which) -> bool:
+    """Whether a GPU may be visible to torch on this machine, without importing torch.
+
+    Cheap probes that err on the side of yes: an NVIDIA driver (``nvidia-smi`` on the PATH,
+    ``/proc/driver/nvidia``, ``/dev/nvidiactl``) or a ROCm one (``/dev/kfd``; torch's
+    ``cuda`` device is HIP there). ``CUDA_VISIBLE_DEVICES`` set but empty hides them all.
+    No: torch would report no CUDA device.
+    """
+    env = os.environ if env is None else env
+    if "CUDA_VISIBLE_DEVICES" in env and not env["CUDA_VISIBLE_DEVICES"].strip():
+        return False
+    return bool(which("nvidia-smi")) or any(
+        exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd")
+    )
+
+
+def execution_site(workflow: Any) -> str:
+    """Where the jobs of this snakemake invocation run, from the Snakefile's ``workflow``.
+
+    'job': this is a cluster job (or a group job's subprocess) reading the Snakefile;
+    'elsewhere': the jobs do not run here (a cluster executor, planned or not, or a command
+    that runs no job); 'plan': a dry run without a cluster executor; 'here': the jobs run on
+    this machine.
+
+    While the Snakefile is read Snakemake has not set its executor yet
+    (``workflow.executor_plugin`` is None, so ``workflow.local_exec`` is always True; it is
+    set in ``Workflow.execute``, snakemake 9). What it has decided: the mode (remote jobs
+    read the Snakefile with ``--mode remote``), whether this is a dry run
+    (``output_settings.dryrun``), and the resources: a local run needs ``--cores`` (and
+    ``--jobs`` alone becomes ``--cores``), a cluster executor needs ``--jobs``. So
+    ``--jobs`` given means a cluster executor (or local ``--cores N --jobs M``: then the
+    job itself stops with the message naming the key), and no ``--cores`` means no local
+    run (``--report``, ``--lint``, ``--unlock`` without it).
+    """
+    if getattr(workflow, "remote_exec", False) or getattr(workflow, "subprocess_exec", False):
+        return "job"
+    resources = getattr(workflow, "resource_settings", None)
+    if resources is not None and resources.nodes is not None:
+        return "elsewhere"
+    if getattr(getattr(workflow, "output_settings", None), "dryrun", False):
+        return "plan"
+    if resources is None or resources.cores is None:
+        return "elsewhere"
+    return "here"
+
+
+def check_devices(config: dict, site: str, gpu: bool | None = None) -> list[str]:
+    """Every device key is auto, cpu, cuda or cuda:N (a family's own train.device too, which
+    the schema leaves free), and ``cuda`` only where a GPU may be visible, when the jobs
+    run on this machine (``site`` from :func:`execution_site`). A dry run of such a config
+    gets a notice instead (returned): planning a GPU run on a login node is fine."""
+    keys = device_keys(config)
+    for key, device, _ in keys:
+        if not isinstance(device, str) or not DEVICE.fullmatch(device):
+            raise GenhepError(
+                f"invalid config: key {key}: {device!r} is not one of: auto (CUDA if present), "
+                "cpu, cuda or cuda:N"
+            )
+    cuda = [key for key, device, used in keys if used and device.startswith("cuda")]
+    if not cuda or site not in ("here", "plan") or os.environ.get(SKIP_GPU_CHECK) == "1":
+        return []
+    if gpu is None:
+        gpu = gpu_visible()
+    if gpu:
+        return []
+    if site == "plan":
+        return [
+            f"genhep: note: {', '.join(cuda)} ask(s) for CUDA and this machine shows no GPU "
+            "(no nvidia-smi, no /proc/driver/nvidia): fine for a plan or a cluster executor, "
+            "but a run here would stop at start-up"
+        ]
+    others = f" (also {', '.join(cuda[1:])})" if cuda[1:] else ""
+    raise GenhepError(
+        f"invalid config: key {cuda[0]}{others}: CUDA asked for, but this machine shows no "
+        "GPU (no nvidia-smi, no /proc/driver/nvidia) and the jobs would run here: set it to "
+        "auto or cpu, or submit to a cluster (e.g. --profile profiles/slurm); "
+        f"{SKIP_GPU_CHECK}=1 skips this check"
+    )
+
+
+def start_up_checks(config: dict, workflow: Any = None, gpu: bool | None = None) -> None:
+    """What the config alone decides, checked before any job runs (called from the Snakefile
+    right after :func:`validate_config`; names the key): fractions that sum to 1, at least
+    one family to train, valid devices and CUDA where the jobs run (see
+    :func:`check_devices`; without ``workflow``, as a dry run). Notices go to stderr."""
+    check_fractions(config)
+    if not config["train"]["families"]:
+        from genhep.models import FAMILIES
+
+        raise GenhepError(
+            "invalid config: key train.families: empty; list at least one family to train "
+            f"(known: {', '.join(FAMILIES)})"
+        )
+    site = "plan" if workflow is None else execution_site(workflow)
+    for notice in check_devices(config, site, gpu):
+        print(notice, file=sys.stderr)
 
 
 # --- what the input files can give, checked before any job runs ------------------------------

@@ -23,7 +23,7 @@ from genhep import metrics
 from genhep.errors import GenhepError
 from genhep.io.atomic import write_text_atomic
 from genhep.io.hdf5 import decode_attr
-from genhep.preprocess import load_split
+from genhep.preprocess import classifier_events_needed, load_split
 from genhep.sample import column_units, reference_and_pool
 
 log = logging.getLogger("genhep")
@@ -48,6 +48,33 @@ def truth_table(split: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarra
         x = np.column_stack([x, pre.context.inverse(split["context"])])
     reference, pool = reference_and_pool(len(x))
     return columns, x[reference], x[pool]
+
+
+def check_test_size(
+    test_path: str | os.PathLike, n_test: int, n_pool: int, settings: dict[str, Any]
+) -> None:
+    """The test split is large enough for the metrics with these settings (the check
+    preprocessing makes with ``--folds``, repeated for a test split made without it, or
+    before evaluate.folds was raised): else one GenhepError naming the keys."""
+    folds = int(settings.get("folds", 5))
+    classifiers = tuple(settings.get("classifiers", ("gbdt", "mlp")))
+    cap = settings.get("max_classifier_events")
+    if classifiers:
+        needed = classifier_events_needed(folds)
+        compared = n_pool if cap is None else min(n_pool, int(cap))
+        if compared < needed:
+            capped = f" (evaluate.max_classifier_events = {cap})" if compared < n_pool else ""
+            raise GenhepError(
+                f"{test_path}: the test split holds {n_test} events, {n_pool} per half, but "
+                f"the classifier test with evaluate.folds = {folds} needs {needed} per half"
+                f"{capped}; give more events (toy.n_events or the input files) or a larger "
+                "preprocess.split.test, or lower evaluate.folds"
+            )
+    elif n_pool < 2:
+        raise GenhepError(
+            f"{test_path}: the test split holds {n_test} events, {n_pool} per half; the "
+            "metrics need 2 per half (give more events or a larger preprocess.split.test)"
+        )
 
 
 def generated_table(samples_path: str | os.PathLike, columns: list[str], n: int) -> np.ndarray:
@@ -126,6 +153,7 @@ def evaluate_truth(
 ) -> dict[str, Any]:
     split = load_split(test_path)
     columns, reference, pool = truth_table(split)
+    check_test_size(test_path, len(reference) + len(pool), len(pool), settings)
     n = min(len(reference), len(pool))
     result = {
         "family": "truth",
@@ -153,6 +181,7 @@ def evaluate_family(
 
     split = load_split(test_path)  # read once: truth tables and the likelihood
     columns, reference, pool = truth_table(split)
+    check_test_size(test_path, len(reference) + len(pool), len(pool), settings)
     generated = generated_table(samples_path, columns, len(pool))
     sampling = sampling_info(samples_path)
     family = sampling["family"]

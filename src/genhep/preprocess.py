@@ -8,6 +8,13 @@ physical units with :meth:`TransformChain.inverse`.
 Min-max bounds are widened by a margin on each side, so that the logit of every training
 event is finite; validation/test events outside the widened bounds have no image under
 the logit and are dropped, counted per split.
+
+What a stage reads is validated here, so every stage gets it: the feature table
+(genhep.io.hdf5.read_table: readable, finite), a split file (:func:`load_split`: readable,
+complete, finite, not empty) and the transforms (:meth:`Preprocessor.load`: finite
+parameters). A damaged file is named with how to regenerate it. Preprocessing itself
+refuses splits too small for training, validation and the evaluation's classifier test
+(:func:`check_split_sizes`) before it writes anything.
 """
 
 from __future__ import annotations
@@ -24,10 +31,18 @@ import numpy as np
 from scipy.special import expit, logit
 
 from genhep.errors import GenhepError
-from genhep.io.atomic import atomic_path
-from genhep.io.hdf5 import read_table, write_attrs
+from genhep.io.atomic import HDF5_OVERHEAD_BYTES, atomic_path, reserve
+from genhep.io.hdf5 import check_columns, damaged, read_table, write_attrs
 
 SPLITS = ("train", "val", "test")
+# The rules that write what this module reads: named in "rerun with -R <rule>".
+FEATURES_RULE, SPLITS_RULE = "ingest", "preprocess"
+# The smallest training and validation splits worth fitting a generative model on.
+MIN_TRAIN_EVENTS = 10
+MIN_VAL_EVENTS = 10
+# The evaluation's classifiers (genhep.metrics) stop early on a stratified 10 % of their
+# training folds, which needs at least two events (one per class): ceil(0.1 * n) >= 2.
+_CLASSIFIER_MIN_TRAIN = 11
 
 
 class Step:
@@ -138,13 +153,22 @@ class TransformChain:
         return cls(names, steps)
 
     def fit(self, x: np.ndarray) -> TransformChain:
+        """Fit each step on the output of the previous one. Events a step maps outside
+        its image (the logit of the min-max bounds themselves, with minmax_margin: 0)
+        are left out of the later fits: they are dropped from every split anyway."""
         x = np.asarray(x, dtype=np.float64)
         for step in self.steps:
+            if len(x) == 0:
+                raise GenhepError(
+                    f"cannot fit {step.name} on columns {self.names}: no training event is "
+                    "left inside the earlier transforms' range (raise preprocess.minmax_margin)"
+                )
             try:
                 step.fit(x)
             except ValueError as err:
                 raise GenhepError(f"cannot fit {step.name} on columns {self.names}: {err}") from err
             x = step.forward(x)
+            x = x[np.isfinite(x).all(axis=1)]
         return self
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -164,6 +188,27 @@ class TransformChain:
             "columns": self.names,
             "steps": [{"type": s.name, **s.params()} for s in self.steps],
         }
+
+    def problems(self) -> list[str]:
+        """What makes the fitted parameters unusable (non-finite bounds, a zero width or
+        spread); empty when none."""
+        found = []
+        for step in self.steps:
+            for key, value in step.params().items():
+                if key == "margin":
+                    continue
+                values = np.asarray(value, dtype=np.float64)
+                if values.shape != (len(self.names),):
+                    found.append(f"{step.name} {key} has {values.size} values, not one per column")
+                elif not np.isfinite(values).all():
+                    found.append(f"{step.name} {key} {values.tolist()} is not finite")
+            if isinstance(step, MinMax) and step.lo is not None and step.hi is not None:
+                if np.all(np.isfinite(step.hi - step.lo)) and np.any(step.hi <= step.lo):
+                    found.append(f"minmax bounds {step.lo.tolist()}..{step.hi.tolist()} are empty")
+            if isinstance(step, Standardize) and step.std is not None:
+                if np.all(np.isfinite(step.std)) and np.any(step.std <= 0):
+                    found.append(f"standardize std {step.std.tolist()} is not positive")
+        return [f"columns {self.names}: {p}" for p in found]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TransformChain:
@@ -190,27 +235,118 @@ class Preprocessor:
             indent=2,
         )
 
+    def problems(self) -> list[str]:
+        chains = [self.features] + ([self.context] if self.context is not None else [])
+        return [p for chain in chains for p in chain.problems()]
+
     @classmethod
-    def from_json(cls, text: str) -> Preprocessor:
-        d = json.loads(text)
-        ctx = d.get("context")
-        return cls(TransformChain.from_dict(d["features"]), ctx and TransformChain.from_dict(ctx))
+    def from_json(cls, text: str, source: str | os.PathLike | None = None) -> Preprocessor:
+        """The Preprocessor saved as ``text``, validated: unreadable JSON or unusable
+        parameters (NaN bounds, ...) are a GenhepError calling ``source`` (the file it
+        came from) damaged."""
+        where = source if source is not None else "the transform"
+        try:
+            d = json.loads(text)
+            ctx = d.get("context")
+            pre = cls(
+                TransformChain.from_dict(d["features"]), ctx and TransformChain.from_dict(ctx)
+            )
+            problems = pre.problems()
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            reason = f"not a saved transform: {type(err).__name__}: {err}"
+            raise damaged(where, " ".join(reason.split()), SPLITS_RULE) from err
+        if problems:
+            raise damaged(where, "; ".join(problems), SPLITS_RULE)
+        return pre
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Preprocessor:
-        return cls.from_json(Path(path).read_text())
+        path = Path(path)
+        if not path.exists():
+            raise GenhepError(f"{path}: transform file does not exist")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise damaged(path, f"unreadable: {err}", SPLITS_RULE) from err
+        return cls.from_json(text, source=path)
 
 
-def split_indices(n: int, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
-    """Disjoint index sets covering all ``n`` rows, by one seeded permutation."""
+def split_sizes(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
+    """The events of each split when ``n`` are split by ``fractions``."""
     total = sum(fractions[s] for s in SPLITS)
     if not np.isclose(total, 1.0):
         raise GenhepError(
             f"config key preprocess.split: fractions must sum to 1 (they sum to {total:g})"
         )
-    perm = np.random.default_rng(seed).permutation(n)
     n_train = round(fractions["train"] * n)
     n_val = round(fractions["val"] * n)
+    return {"train": n_train, "val": n_val, "test": max(n - n_train - n_val, 0)}
+
+
+def classifier_events_needed(folds: int) -> int:
+    """The fewest events per class the evaluation's classifier two-sample test
+    (genhep.metrics.classifier_auc, ``folds``-fold) runs with.
+
+    Stratified k-fold needs ``folds`` events per class, and deals the 2n events of both
+    classes out so that no fold holds more than ceil(2n / folds). Each classifier is
+    trained on the other folds, at least 2n − ceil(2n / folds) events, of which it holds
+    out a stratified 10 % for early stopping: that needs two events (one per class), so the
+    training folds need 11. (Checked against sklearn for folds 2, 3, 5 and 10:
+    tests/test_bad_inputs.py.)
+    """
+    n = max(int(folds), 2)
+    while 2 * n - -(-2 * n // folds) < _CLASSIFIER_MIN_TRAIN:
+        n += 1
+    return n
+
+
+def min_test_events(folds: int | None) -> int:
+    """The fewest test events the evaluation runs with: the test split is cut into a
+    reference and a pool half (genhep.sample.reference_and_pool), and the classifier test
+    compares ``len(pool)`` events per class (``folds`` None or 0: no classifier test; the
+    metrics then need 2 events per half)."""
+    per_half = classifier_events_needed(folds) if folds else 2
+    return 2 * per_half
+
+
+def check_split_sizes(
+    counts: Mapping[str, int],
+    n_events: int,
+    source: str | os.PathLike,
+    fractions: Mapping[str, float],
+    folds: int | None = None,
+    dropped: int = 0,
+) -> None:
+    """Every split large enough for training, validation and the evaluation, or one
+    GenhepError with the counts and the config keys that set them."""
+    needed = {"train": MIN_TRAIN_EVENTS, "val": MIN_VAL_EVENTS, "test": min_test_events(folds)}
+    short = [s for s in SPLITS if counts[s] < needed[s]]
+    if not short:
+        return
+    split = ", ".join(f"{s}: {fractions[s]:g}" for s in SPLITS)
+    have = ", ".join(f"{s} {counts[s]}" for s in SPLITS)
+    after = f" ({dropped} outside the training range dropped)" if dropped else ""
+    why = (
+        f"the evaluation's classifier test with evaluate.folds = {folds} needs "
+        f"{needed['test'] // 2} per half of the test split"
+        if folds
+        else "the evaluation compares two halves of the test split"
+    )
+    raise GenhepError(
+        f"too few events: {source} holds {n_events} events, split by preprocess.split "
+        f"{{{split}}} into {have}{after}; needed at least train {needed['train']}, "
+        f"val {needed['val']}, test {needed['test']} ({why}); too small: {', '.join(short)}. "
+        "Give more events (toy.n_events, or more or larger input files), "
+        "raise the small splits' preprocess.split fractions"
+        + (" or lower evaluate.folds" if folds and "test" in short else "")
+    )
+
+
+def split_indices(n: int, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Disjoint index sets covering all ``n`` rows, by one seeded permutation."""
+    sizes = split_sizes(n, fractions)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_train, n_val = sizes["train"], sizes["val"]
     parts = {
         "train": perm[:n_train],
         "val": perm[n_train : n_train + n_val],
@@ -236,10 +372,18 @@ def preprocess(
     steps: Sequence[str] = ("minmax", "logit", "standardize"),
     context_steps: Sequence[str] = ("standardize",),
     margin: float = 0.05,
+    folds: int | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Split the feature table, fit the transforms on train, write the three splits."""
+    """Split the feature table, fit the transforms on train, write the three splits.
+
+    ``folds``: the evaluation's classifier k-fold (evaluate.folds; None or 0: not checked),
+    for the smallest test split it runs with (:func:`check_split_sizes`). Nothing is
+    written unless every split is large enough and every transform parameter finite.
+    """
     fractions = fractions or {"train": 0.6, "val": 0.2, "test": 0.2}
-    table, attrs = read_table(features_path)
+    table, attrs = read_table(features_path, written_by=FEATURES_RULE)
+    if not table or not len(next(iter(table.values()))):
+        raise damaged(features_path, "it holds no events", FEATURES_RULE)
     available = [c for c in table if c not in ("label", "weight")]
     if context_name is not None and context_name not in table:
         raise GenhepError(
@@ -259,6 +403,8 @@ def preprocess(
 
     x = np.column_stack([table[c] for c in feature_names]).astype(np.float64)
     c = table[context_name].astype(np.float64)[:, None] if context_name else None
+    # Too few events: said before anything is fitted, with the sizes the split would have.
+    check_split_sizes(split_sizes(len(x), fractions), len(x), features_path, fractions, folds)
     idx = split_indices(len(x), fractions, seed)
 
     chain = TransformChain.build(feature_names, steps, margin).fit(x[idx["train"]])
@@ -268,20 +414,39 @@ def preprocess(
         else None
     )
     pre = Preprocessor(chain, ctx_chain)
+    problems = pre.problems()
+    if problems:
+        raise GenhepError(
+            f"cannot fit the transforms on the training split of {features_path}: "
+            + "; ".join(problems)
+        )
 
-    summary = {}
+    summary, parts = {}, {}
+    for split in SPLITS:
+        rows = idx[split]
+        xs = chain.forward(x[rows])
+        ok = np.isfinite(xs).all(axis=1)
+        cs = None
+        if ctx_chain is not None:
+            cs = ctx_chain.forward(c[rows])
+            ok &= np.isfinite(cs).all(axis=1)
+        summary[split] = {"events": int(ok.sum()), "dropped_out_of_range": int((~ok).sum())}
+        parts[split] = (rows, ok, xs, cs)
+    # Events outside the training range are dropped: the splits must still be large enough.
+    check_split_sizes(
+        {s: summary[s]["events"] for s in SPLITS},
+        len(x),
+        features_path,
+        fractions,
+        folds,
+        dropped=sum(summary[s]["dropped_out_of_range"] for s in SPLITS),
+    )
+
     # Every output is renamed into place only when all of them are written.
     with contextlib.ExitStack() as stack:
         stack.enter_context(atomic_path(transform_path)).write_text(pre.to_json())
         for split in SPLITS:
-            rows = idx[split]
-            xs = chain.forward(x[rows])
-            ok = np.isfinite(xs).all(axis=1)
-            cs = None
-            if ctx_chain is not None:
-                cs = ctx_chain.forward(c[rows])
-                ok &= np.isfinite(cs).all(axis=1)
-            summary[split] = {"events": int(ok.sum()), "dropped_out_of_range": int((~ok).sum())}
+            rows, ok, xs, cs = parts[split]
             write_split_file(
                 stack.enter_context(atomic_path(outputs[split])),
                 pre,
@@ -315,6 +480,8 @@ def write_split_file(
     """One split in the layout training reads (``load_split``): transformed columns, the
     row of each event in its source table, its weight if the source has one, and the
     Preprocessor that maps it back."""
+    arrays = [a for a in (features, weights, context, labels, rows) if a is not None]
+    reserve(path, sum(np.asarray(a).nbytes for a in arrays) + HDF5_OVERHEAD_BYTES)
     with h5py.File(path, "w") as f:
         f.create_dataset("features", data=features)
         if weights is not None:
@@ -336,13 +503,33 @@ def write_split_file(
 
 
 def load_split(path: str | os.PathLike) -> dict[str, Any]:
-    """A split file as arrays plus its attributes and the Preprocessor that maps it back."""
+    """A split file as arrays plus its attributes and the Preprocessor that maps it back.
+
+    Validated as it is read: a file that cannot be read (truncated), lacks its datasets
+    or transform, holds no events, columns of unequal length or a NaN or infinite value
+    is a GenhepError calling it damaged, with how to regenerate it."""
     path = Path(path)
     if not path.exists():
         raise GenhepError(f"{path}: split file does not exist")
-    with h5py.File(path, "r") as f:
-        out = {k: f[k][...] for k in f}
-        attrs = dict(f.attrs)
-    out["preprocessor"] = Preprocessor.from_json(attrs["transform"])
+    if path.stat().st_size == 0:
+        raise damaged(path, "empty file", SPLITS_RULE)
+    try:
+        with h5py.File(path, "r") as f:
+            out = {k: f[k][...] for k in f}
+            attrs = dict(f.attrs)
+    except (OSError, RuntimeError, KeyError, ValueError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise damaged(path, f"not a readable HDF5 file: {reason}", SPLITS_RULE) from err
+    missing = [k for k in ("features", "row") if k not in out]
+    missing += [f"attribute {a}" for a in ("transform",) if a not in attrs]
+    if missing:
+        raise damaged(path, f"not a split file: no {', '.join(missing)}", SPLITS_RULE)
+    check_columns(path, out, SPLITS_RULE)
+    if len(out["features"]) == 0:
+        raise damaged(path, "it holds no events", SPLITS_RULE)
+    transform = attrs["transform"]
+    if isinstance(transform, bytes):
+        transform = transform.decode()
+    out["preprocessor"] = Preprocessor.from_json(str(transform), source=path)
     out["attrs"] = attrs
     return out

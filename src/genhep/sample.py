@@ -66,7 +66,7 @@ def sample_shard(
     from genhep.models import load_ensemble
     from genhep.training import resolve_device
 
-    dev = resolve_device(device)
+    dev = resolve_device(device, "sample.device")
     split = load_split(test_path)
     pre = split["preprocessor"]
     feature_names = list(pre.features.names)

@@ -9,7 +9,8 @@ What it takes care of, so that the families only say what their loss is:
 * validation loss every epoch, best-epoch selection, keeping the k best epochs
   (CATHODE samples from its 10 best epochs), early stopping;
 * checkpoints every N epochs and on SIGTERM (at the next batch boundary), resume from
-  the last checkpoint when the run's fingerprint matches;
+  the last checkpoint when the run's fingerprint matches; one trainer per checkpoint
+  (an exclusive lock next to it, ``genhep.locks``);
 * optional cosine decay of the learning rate, a pure function of the step (so a resumed
   run continues it exactly), which lets large batches reach in few epochs the loss that
   small batches reach in many;
@@ -39,6 +40,8 @@ import torch
 from torch import Tensor
 
 from genhep.errors import GenhepError
+from genhep.io.atomic import atomic_path
+from genhep.locks import checkpoint_lock
 from genhep.models.base import Generator
 
 log = logging.getLogger("genhep")
@@ -83,13 +86,18 @@ class TrainSettings:
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def resolve_device(name: str) -> torch.device:
+# The config keys a device may come from, for a message that cannot tell which.
+DEVICE_KEYS = "train.device, sample.device, cathode.density.device or cathode.classifier.device"
+
+
+def resolve_device(name: str, key: str | None = None) -> torch.device:
+    """``auto``: CUDA when present, else CPU; ``cuda`` (``cuda:N``) only with CUDA. ``key``
+    names the config key the device came from in the error (default: every device key)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GenhepError(
-            f"config key train.device: {name!r} asked for, but no CUDA device is visible"
-        )
+        where = f"config key {key}" if key else f"config key {DEVICE_KEYS}"
+        raise GenhepError(f"{where}: {name!r} asked for, but no CUDA device is visible")
     return torch.device(name)
 
 
@@ -146,7 +154,8 @@ class Trainer:
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.on_step = on_step  # test hook: called with the global step after each batch
-        self.device = resolve_device(settings.device)
+        # The main training's train.device, or a CATHODE density model's device.
+        self.device = resolve_device(settings.device, "train.device or cathode.density.device")
         self._stop_requested = False
 
     # --- signals --------------------------------------------------------------------
@@ -160,10 +169,9 @@ class Trainer:
     def _save_checkpoint(self, state: dict[str, Any]) -> None:
         if self.checkpoint is None:
             return
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint.with_name(self.checkpoint.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint)  # never a half-written checkpoint
+        # Never a half-written checkpoint; the temporary's name is this process's own.
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save(state, tmp)
 
     def _load_checkpoint(self, expected: str) -> dict[str, Any] | None:
         if self.checkpoint is None or not self.checkpoint.exists():
@@ -177,6 +185,16 @@ class Trainer:
     # --- the loop -------------------------------------------------------------------
 
     def fit(
+        self, train_x: Tensor, train_c: Tensor | None, val_x: Tensor, val_c: Tensor | None
+    ) -> TrainResult:
+        """Train; with a checkpoint, only while holding its lock (``genhep.locks``): a
+        second trainer on the same checkpoint raises GenhepError before touching it."""
+        if self.checkpoint is None:
+            return self._fit(train_x, train_c, val_x, val_c)
+        with checkpoint_lock(self.checkpoint):
+            return self._fit(train_x, train_c, val_x, val_c)
+
+    def _fit(
         self, train_x: Tensor, train_c: Tensor | None, val_x: Tensor, val_c: Tensor | None
     ) -> TrainResult:
         s, model, dev = self.settings, self.model, self.device

@@ -23,7 +23,7 @@ rule amplify:
         # Only this family's settings: changing another family's reruns nothing here.
         study=lambda wc: as_json(study_params(config["amplification"], wc.family)),
     shell:
-        "python {input.script:q} --family {wildcards.family} --params {params.study:q}"
+        "python {input.script:q} --family {wildcards.family:q} --params {params.study:q}"
         " --output {output:q} --threads {threads} --log {log:q}"
 
 

@@ -36,7 +36,8 @@ use rule ingest as cathode_ingest with:
     benchmark:
         f"{RESULTS}/benchmarks/cathode/ingest.tsv"
     params:
-        source=f"--inputs {CATHODE}/data/toy.root --mapping {shlex.quote(as_json('genhep'))}",
+        source=f"--inputs {shlex.quote(f'{CATHODE}/data/toy.root')}"
+        f" --mapping {shlex.quote(as_json('genhep'))}",
         selection=as_json(config["ingest"]["selection"]),
         chunk_size=config["ingest"]["chunk_size"],
 
@@ -139,7 +140,7 @@ rule cathode_density:
             wc, f"{CATHODE_POINT}/density/{{region}}/{{family}}.ckpt"
         ),
     shell:
-        "python {input.script:q} --family {wildcards.family} --params {params.family:q}"
+        "python {input.script:q} --family {wildcards.family:q} --params {params.family:q}"
         " --train {input.train:q} --val {input.val:q} --outdir {params.outdir:q}"
         " --checkpoint {params.checkpoint:q} --threads {threads} --log {log:q}"
 
@@ -175,14 +176,14 @@ rule cathode_template:
     shell:
         "python {input.script:q} --model {input.model:q} --transform {input.transform:q}"
         " --sr-data {input.sr_data:q} --params {params.interpolation:q}"
-        " --window {wildcards.window} --seed {wildcards.seed} --device {params.device}"
+        " --window {wildcards.window} --seed {wildcards.seed} --device {params.device:q}"
         " --output {output:q} --threads {threads} --log {log:q}"
 
 
 # The classifier stages: only these (and the evaluation after them) depend on
 # cathode.classifier, so changing it never retrains a density model.
 CLASSIFY = {
-    "shell": "python {input.script:q} --method {params.method} --label1 {input.label1:q}"
+    "shell": "python {input.script:q} --method {params.method:q} --label1 {input.label1:q}"
     " --label0 {input.label0:q} --test {input.test:q} --params {params.classifier:q}"
     " --seed {wildcards.seed} {params.cap} --output {output:q} --threads {threads} --log {log:q}",
     "classifier": as_json(settings_only(CATHODE_CFG["classifier"])),
@@ -249,7 +250,7 @@ rule cathode_baseline:
         method="{method}",
         classifier=CLASSIFY["classifier"],
         cap=lambda wc: (
-            f"--label0-ratio {CATHODE_CFG['interpolation']['oversampling']}"
+            f"--label0-ratio {shlex.quote(str(CATHODE_CFG['interpolation']['oversampling']))}"
             if wc.method == "idealized"
             else ""
         ),
@@ -308,7 +309,7 @@ rule cathode_anode:
         device=CATHODE_CFG["density"]["device"],
     shell:
         "python {input.script:q} --sb-model {input.sb_model:q} --sr-model {input.sr_model:q}"
-        " --transform {input.transform:q} --test {input.test:q} --device {params.device}"
+        " --transform {input.transform:q} --test {input.test:q} --device {params.device:q}"
         " --output {output:q} --threads {threads} --log {log:q}"
 
 
@@ -346,7 +347,7 @@ rule cathode_evaluate:
         runtime=10,
     params:
         scores=lambda wc: " ".join(
-            f"{m}={p}"
+            shlex.quote(f"{m}={p}")
             for m, p in cathode_methods(wc.window, wc.seed, wc.signal).items()
         ),
         evaluation=as_json(CATHODE_CFG["evaluation"]),

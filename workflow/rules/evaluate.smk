@@ -34,7 +34,7 @@ rule sample:
         "python {input.script:q} --model {input.model:q} --test {input.test:q}"
         " --features {input.features:q} --output {output:q} --shard {wildcards.shard}"
         " --events {params.events} --batch-size {params.batch_size} --seed {params.seed}"
-        " --device {params.device} --threads {threads} --log {log:q}"
+        " --device {params.device:q} --threads {threads} --log {log:q}"
 
 
 rule gather_samples:

@@ -40,6 +40,6 @@ rule train:
         outdir=lambda wc: f"{RESULTS}/models/{wc.family}",
         checkpoint=lambda wc: f"{RESULTS}/checkpoints/{wc.family}.pt",
     shell:
-        "python {input.script:q} --family {wildcards.family} --params {params.family:q}"
+        "python {input.script:q} --family {wildcards.family:q} --params {params.family:q}"
         " --train {input.train:q} --val {input.val:q} --outdir {params.outdir:q}"
         " --checkpoint {params.checkpoint:q} --threads {threads} --log {log:q}"

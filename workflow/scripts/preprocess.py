@@ -19,6 +19,7 @@ def main(args):
         steps=cfg["transforms"],
         context_steps=cfg["context_transforms"],
         margin=cfg["minmax_margin"],
+        folds=args.folds,
     )
     for split, counts in summary.items():
         log.info(
@@ -36,4 +37,11 @@ if __name__ == "__main__":
     for split in ("train", "val", "test"):
         p.add_argument(f"--{split}", type=Path, required=True)
     p.add_argument("--transform", type=Path, required=True)
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="evaluate.folds (0: no classifier test): the test split must hold enough events "
+        "for the evaluation's classifier k-fold; checked here, before any training",
+    )
     run("preprocess", main, p.parse_args())

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from genhep.errors import GenhepError
+from genhep.io.atomic import HDF5_OVERHEAD_BYTES, reserve
 
 # Compression keeps the feature tables small; gzip level 1 is ~free next to ROOT decoding.
 _DATASET_OPTIONS = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
@@ -46,6 +47,9 @@ class TableWriter:
         if len(lengths) != 1:
             raise ValueError(f"columns of unequal length: {lengths}")
         n = lengths.pop()
+        # Uncompressed size: an upper bound of what gzip writes (HDF5 must not hit ENOSPC).
+        raw = sum(np.asarray(v).nbytes for v in columns.values())
+        reserve(self.file.filename, raw + (len(columns) + 1) * HDF5_OVERHEAD_BYTES)
         for name, values in columns.items():
             values = np.asarray(values)
             if name not in self.file:
@@ -69,13 +73,35 @@ def write_attrs(obj: h5py.HLObject, attrs: Mapping[str, Any]) -> None:
         obj.attrs[key] = _attr_value(value)
 
 
+def damaged(path: str | os.PathLike, reason: str, written_by: str | None = None) -> GenhepError:
+    """The error for an input file that exists but cannot be used: what is wrong, and how
+    to make it again (a rerun alone would reuse it, as Snakemake takes it for finished)."""
+    how = (
+        f"delete it or rerun with -R {written_by}"
+        if written_by
+        else "delete it and rerun the rule that writes it"
+    )
+    return GenhepError(f"{path} is damaged ({reason}): {how}")
+
+
 def read_table(
-    path: str | os.PathLike, columns: list[str] | None = None
+    path: str | os.PathLike,
+    columns: list[str] | None = None,
+    written_by: str | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read whole columns and the file attributes (JSON text decoded back)."""
+    """Read whole columns and the file attributes (JSON text decoded back).
+
+    The table is validated as it is read: an unreadable (e.g. truncated) file, columns of
+    unequal length, or a NaN or infinite value in a numeric column is a GenhepError that
+    calls the file damaged and says how to regenerate it; ``written_by`` names the rule
+    that writes it, for that message (genhep's tables never hold a non-finite value:
+    ingestion drops such events).
+    """
     path = Path(path)
     if not path.exists():
         raise GenhepError(f"{path}: file does not exist")
+    if path.stat().st_size == 0:
+        raise damaged(path, "empty file", written_by)
     try:
         with h5py.File(path, "r") as f:
             names = list(columns) if columns is not None else list(f.attrs.get("columns", f))
@@ -86,9 +112,31 @@ def read_table(
                 )
             data = {c: f[c][...] for c in names}
             attrs = {k: decode_attr(v) for k, v in f.attrs.items()}
-    except OSError as err:
-        raise GenhepError(f"{path}: not a readable HDF5 file ({err})") from err
+    except GenhepError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise damaged(path, f"not a readable HDF5 file: {reason}", written_by) from err
+    check_columns(path, data, written_by)
     return data, attrs
+
+
+def check_columns(
+    path: str | os.PathLike, data: Mapping[str, np.ndarray], written_by: str | None = None
+) -> None:
+    """Columns of one length, every numeric value finite; else the file is damaged."""
+    lengths = {name: len(values) for name, values in data.items()}
+    if len(set(lengths.values())) > 1:
+        raise damaged(path, f"columns of unequal length {lengths}", written_by)
+    for name, values in data.items():
+        if values.dtype.kind in "fc":
+            bad = int(np.count_nonzero(~np.isfinite(values)))
+            if bad:
+                raise damaged(
+                    path,
+                    f"column {name!r} holds {bad} NaN or infinite value(s) of {len(values)}",
+                    written_by,
+                )
 
 
 def decode_attr(value: Any) -> Any:

@@ -12,7 +12,9 @@ Either kind may name a ``label`` branch (signal = 1) and a ``weight`` branch (a
 per-event weight, carried into the feature table and the splits as ``weight``).
 
 A field is a branch name, or ``{"branch": name, "index": i}`` for a fixed-size inner
-dimension (Delphes stores N-subjettiness as ``FatJet.Tau[5]``).
+dimension (Delphes stores N-subjettiness as ``FatJet.Tau[5]``). What each branch must hold
+(jagged numbers for jets, one number per event for flat columns, no bool but a label) is
+checked against the file before reading: genhep.io.root.check_branch_types.
 """
 
 from __future__ import annotations
@@ -152,8 +154,10 @@ def _field(value: Any, where: str) -> Field:
         return Field(value)
     if isinstance(value, Mapping) and isinstance(value.get("branch"), str):
         index = value.get("index")
-        if index is not None and not isinstance(index, int):
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
             raise GenhepError(f"config key {where}.index: must be an integer")
+        if index is not None and index < 0:
+            raise GenhepError(f"config key {where}.index: must be 0 or more, not {index}")
         return Field(value["branch"], index)
     raise GenhepError(f"config key {where}: must be a branch name or {{branch, index}}")
 

@@ -1,0 +1,232 @@
+"""Checks that the config alone decides fail at start-up, naming the key (issue "Hardening",
+item 7): fractions that do not sum to 1, no family to train, and a CUDA device where the jobs
+would run on a machine without a GPU (but not when planning, nor for a cluster executor)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import REPO
+from genhep.config import (
+    SKIP_GPU_CHECK,
+    check_devices,
+    execution_site,
+    gpu_visible,
+    start_up_checks,
+    validate_config,
+)
+from genhep.errors import GenhepError
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def config_with(**sections):
+    """The schema's defaults with ``sections`` on top (``cathode__classifier`` for nested)."""
+    config = {}
+    for key, value in sections.items():
+        *parents, leaf = key.split("__")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    validate_config(config, SCHEMA)
+    return config
+
+
+def workflow(dryrun=False, cores=2, nodes=None, remote=False):
+    """What a Snakefile's ``workflow`` says while it is read (snakemake 9)."""
+    return SimpleNamespace(
+        remote_exec=remote,
+        subprocess_exec=False,
+        output_settings=SimpleNamespace(dryrun=dryrun),
+        resource_settings=SimpleNamespace(cores=cores, nodes=nodes),
+    )
+
+
+# --- fractions ---------------------------------------------------------------------------------
+
+
+def test_preprocess_split_must_sum_to_one():
+    config = config_with(preprocess={"split": {"train": 0.6, "val": 0.3, "test": 0.2}})
+    with pytest.raises(GenhepError) as err:
+        start_up_checks(config)
+    assert str(err.value) == (
+        "invalid config: key preprocess.split: the fractions must sum to 1 "
+        "(train 0.6 + val 0.3 + test 0.2 = 1.1)"
+    )
+
+
+def test_cathode_background_split_must_sum_to_one():
+    config = config_with(cathode={"background_split": {"data": 0.3, "reference": 0.5, "test": 0.1}})
+    with pytest.raises(GenhepError) as err:
+        start_up_checks(config)
+    assert str(err.value) == (
+        "invalid config: key cathode.background_split: the fractions must sum to 1 "
+        "(data 0.3 + reference 0.5 + test 0.1 = 0.9)"
+    )
+
+
+def test_fractions_that_sum_to_one_in_floating_point_pass():
+    start_up_checks(
+        config_with(
+            preprocess={"split": {"train": 0.7, "val": 0.1, "test": 0.2}},
+            cathode={"background_split": {"data": 0.1, "reference": 0.2, "test": 0.7}},
+        )
+    )
+
+
+# --- families ----------------------------------------------------------------------------------
+
+
+def test_empty_train_families_is_refused():
+    with pytest.raises(GenhepError) as err:
+        start_up_checks(config_with(train={"families": []}))
+    assert str(err.value).startswith(
+        "invalid config: key train.families: empty; list at least one family to train (known: gan,"
+    )
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flow, site",
+    [
+        (workflow(), "here"),  # snakemake --cores 2
+        (workflow(dryrun=True, cores=1), "plan"),  # snakemake -n
+        (workflow(dryrun=True, cores=1, nodes=200), "elsewhere"),  # -n --profile profiles/slurm
+        (workflow(cores=None, nodes=200), "elsewhere"),  # --profile profiles/slurm
+        (workflow(cores=8, nodes=200), "elsewhere"),  # --executor htcondor --cores 8 -j 200
+        (workflow(cores=None), "elsewhere"),  # --report, --lint: no job runs
+        (workflow(remote=True), "job"),  # a cluster job reading the Snakefile
+    ],
+)
+def test_execution_site(flow, site):
+    assert execution_site(flow) == site
+
+
+def test_sample_device_cuda_without_gpu_names_sample_device(monkeypatch):
+    monkeypatch.delenv(SKIP_GPU_CHECK, raising=False)
+    config = config_with(sample={"device": "cuda"})
+    with pytest.raises(GenhepError) as err:
+        check_devices(config, "here", gpu=False)
+    message = str(err.value)
+    assert message.startswith(
+        "invalid config: key sample.device: CUDA asked for, but this machine shows no GPU"
+    )
+    assert "train.device" not in message and "\n" not in message
+    assert "set it to auto or cpu, or submit to a cluster" in message
+
+
+def test_every_cuda_key_is_named_the_first_as_the_key(monkeypatch):
+    monkeypatch.delenv(SKIP_GPU_CHECK, raising=False)
+    config = config_with(
+        train={"device": "cuda:1"},
+        cathode__classifier={"device": "cuda"},
+        cathode__density={"device": "cpu"},
+    )
+    with pytest.raises(GenhepError) as err:
+        check_devices(config, "here", gpu=False)
+    assert str(err.value).startswith(
+        "invalid config: key train.device (also cathode.classifier.device): CUDA asked for"
+    )
+
+
+def test_cuda_is_checked_only_where_the_jobs_run(monkeypatch):
+    monkeypatch.delenv(SKIP_GPU_CHECK, raising=False)
+    config = config_with(train={"device": "cuda"})
+    assert check_devices(config, "here", gpu=True) == []
+    assert check_devices(config, "elsewhere", gpu=False) == []
+    assert check_devices(config, "job", gpu=False) == []
+    (notice,) = check_devices(config, "plan", gpu=False)
+    assert notice.startswith("genhep: note: train.device ask(s) for CUDA")
+    monkeypatch.setenv(SKIP_GPU_CHECK, "1")
+    assert check_devices(config, "here", gpu=False) == []
+
+
+def test_a_login_node_plans_and_submits_a_gpu_config(monkeypatch, capsys):
+    """config/lhco.yaml's devices on a machine without a GPU: -n and a cluster profile pass."""
+    monkeypatch.delenv(SKIP_GPU_CHECK, raising=False)
+    import genhep.config
+
+    monkeypatch.setattr(genhep.config, "gpu_visible", lambda: False)
+
+    def cuda():
+        return {"device": "cuda"}
+
+    config = config_with(
+        train=cuda(), sample=cuda(), cathode={"density": cuda(), "classifier": cuda()}
+    )
+    start_up_checks(config, workflow(dryrun=True, cores=1))
+    assert "genhep: note: train.device, sample.device, cathode.density.device" in (
+        capsys.readouterr().err
+    )
+    start_up_checks(config, workflow(cores=None, nodes=200))
+    assert capsys.readouterr().err == ""
+    with pytest.raises(GenhepError, match="^invalid config: key train.device "):
+        start_up_checks(config, workflow())
+
+
+def test_unused_devices_are_not_checked():
+    config = config_with(
+        train={"device": "cuda", "families": ["maf"]},
+        families={"maf": {"train": {"device": "cpu"}}},
+        cathode={"enabled": False, "density": {"device": "cuda"}},
+    )
+    assert check_devices(config, "here", gpu=False) == []
+
+
+def test_a_familys_own_device_is_checked():
+    config = config_with(families={"maf": {"train": {"device": "gpu"}}})
+    with pytest.raises(GenhepError) as err:
+        check_devices(config, "here", gpu=True)
+    assert str(err.value) == (
+        "invalid config: key families.maf.train.device: 'gpu' is not one of: "
+        "auto (CUDA if present), cpu, cuda or cuda:N"
+    )
+    config = config_with(
+        train={"families": ["maf"]}, families={"maf": {"train": {"device": "cuda"}}}
+    )
+    with pytest.raises(GenhepError, match="^invalid config: key families.maf.train.device: CUDA"):
+        check_devices(config, "here", gpu=False)
+
+
+def test_gpu_visible_probes_without_torch():
+    nothing = dict(exists=lambda p: False, which=lambda name: None)
+    assert not gpu_visible({}, **nothing)
+    assert gpu_visible({}, exists=lambda p: False, which=lambda name: "/usr/bin/nvidia-smi")
+    assert gpu_visible({}, exists=lambda p: p == "/proc/driver/nvidia", which=lambda name: None)
+    assert gpu_visible({}, exists=lambda p: p == "/dev/kfd", which=lambda name: None)  # ROCm
+    assert not gpu_visible(
+        {"CUDA_VISIBLE_DEVICES": ""}, exists=lambda p: True, which=lambda name: "nvidia-smi"
+    )
+
+
+def test_sampling_on_missing_cuda_names_sample_device():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from genhep.sample import sample_shard
+
+    with pytest.raises(GenhepError, match="^config key sample.device: 'cuda' asked for"):
+        sample_shard("model.pt", "test.h5", "events.h5", "out.h5", 0, 10, device="cuda")
+
+
+# --- the Snakefile calls them before any job -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bad_split_stops_a_dry_run_with_one_line_naming_the_key(tmp_path):
+    from test_workflow import snakemake
+
+    result = snakemake(
+        tmp_path, {"preprocess": {"split": {"train": 0.5, "val": 0.2, "test": 0.2}}}, "-n"
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    lines = [line for line in out.splitlines() if "invalid config: key" in line]
+    assert lines == [
+        "invalid config: key preprocess.split: the fractions must sum to 1 "
+        "(train 0.5 + val 0.2 + test 0.2 = 0.9)"
+    ], out
+    assert not (tmp_path / "results").exists()
