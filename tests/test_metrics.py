@@ -150,6 +150,30 @@ def test_fpd_matches_the_analytic_frechet_distance():
     assert 0.0 < err < 0.02
 
 
+def test_frechet_distance_raises_on_a_large_imaginary_part():
+    # A "covariance" with a correlation of 2 has eigenvalues 3 and -1, so the root of
+    # Σ1·Σ2 = Σ2 has an imaginary part of 0.5 on its diagonal. Dropping it silently gave
+    # FD = 4 - 2·√3 ≈ 0.54 for a distance that is not defined.
+    s1, s2 = np.eye(2), np.array([[1.0, 2.0], [2.0, 1.0]])
+    assert np.abs(np.diagonal(linalg.sqrtm(s1 @ s2)).imag).max() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match=r"imaginary part of up to 0\.5 .* not both covariance"):
+        metrics.frechet_distance(np.zeros(2), s1, np.zeros(2), s2)
+    # A NaN in a covariance used to come out as FD = NaN; the ε retry cannot help it.
+    with pytest.raises(ValueError, match="not finite"):
+        metrics.frechet_distance(np.zeros(2), s1, np.zeros(2), np.diag([np.nan, 1.0]))
+
+
+def test_frechet_distance_drops_rounding_level_imaginary_parts_in_large_units():
+    # GeV²-sized covariances with one degenerate direction: the product has an eigenvalue
+    # -1e-4 next to 1e12 (relative 1e-16, rounding), whose root i·1e-2 is above JetNet's
+    # absolute 1e-3 but negligible against the diagonal. Tr Σ1 + Tr Σ2 = 2 Tr √(Σ1 Σ2), so
+    # FD = ‖Δμ‖² = 25.
+    s1, s2 = np.diag([1e6, 4e5, 1e-2]), np.diag([1e6, 4e5, -1e-2])
+    assert np.abs(np.diagonal(linalg.sqrtm(s1 @ s2)).imag).max() == pytest.approx(1e-2)
+    mu2 = np.array([3.0, 0.0, 4.0])
+    assert metrics.frechet_distance(np.zeros(3), s1, mu2, s2) == pytest.approx(25.0, abs=1e-6)
+
+
 def test_fpd_small_samples_scale_the_batch_sizes():
     a = gaussians(3000, np.zeros(2), np.eye(2), seed=14)
     b = gaussians(2000, np.ones(2), np.eye(2), seed=15)

@@ -6,7 +6,8 @@ generated events, both numpy arrays of shape (n, d) in physical units, with colu
 * one-dimensional, per column: 1-Wasserstein distance, Kolmogorov-Smirnov statistic and the
   triangular discrimination of histograms (the CaloChallenge "separation power");
 * correlations: difference of the Pearson correlation matrices;
-* multivariate, from JetNet (Kansal et al., arXiv:2211.10295): Fréchet physics distance (FPD)
+* multivariate, from JetNet (Kansal et al., "Evaluating generative models in high energy
+  physics", Phys. Rev. D 107 (2023) 076017, arXiv:2211.10295): Fréchet physics distance (FPD)
   and kernel physics distance (KPD);
 * a classifier two-sample test: out-of-fold ROC AUC of a classifier telling truth from generated
   (0.5: indistinguishable, 1.0: trivially separable).
@@ -199,8 +200,15 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         FD = ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½)
 
     (Dowson & Landau, J. Multivar. Anal. 12 (1982) 450). As in pytorch-fid and JetNet, a
-    non-finite matrix square root is retried with ε added to the diagonals, and the small
-    imaginary part that sqrtm can return from rounding is dropped.
+    non-finite matrix square root is retried with ε added to the diagonals.
+
+    For covariance matrices (symmetric, positive semi-definite) Σ1 Σ2 has no negative
+    eigenvalues, so (Σ1 Σ2)^½ is real up to rounding: that small imaginary part is dropped.
+    A large one means the inputs are not covariance matrices and the distance is not
+    defined, so it raises a ValueError, as JetNet's ``_calculate_frechet_distance`` does
+    (JetNet 0.2: |Im| ≤ 1e-3 on the diagonal). The tolerance here is 1e-3 times the
+    largest real diagonal entry when that is above 1, so that valid covariances in large
+    units (e.g. GeV², where rounding alone gives |Im| ~ 1e-2) are not rejected.
     """
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
@@ -209,7 +217,22 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     if not np.isfinite(covmean).all():  # nearly singular product
         offset = eps * np.eye(len(sigma1))
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = np.real(covmean)
+    if not np.isfinite(covmean).all():
+        raise ValueError(
+            "Fréchet distance: the matrix square root of Σ1·Σ2 is not finite, even with "
+            f"{eps} added to the diagonals (NaN or inf in Σ1 or Σ2, or an overflow)"
+        )
+    if np.iscomplexobj(covmean):
+        imaginary = float(np.max(np.abs(np.diagonal(covmean).imag)))
+        tolerance = 1e-3 * max(1.0, float(np.max(np.abs(np.diagonal(covmean).real))))
+        if imaginary > tolerance:
+            raise ValueError(
+                "Fréchet distance: the matrix square root of Σ1·Σ2 has an imaginary part of "
+                f"up to {imaginary:.3g} on its diagonal (tolerance {tolerance:.3g}): Σ1·Σ2 "
+                "has negative eigenvalues, so Σ1 and Σ2 are not both covariance matrices "
+                "(symmetric, positive semi-definite)"
+            )
+        covmean = covmean.real
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
 

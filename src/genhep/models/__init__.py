@@ -66,9 +66,11 @@ def load_model(
 class EpochEnsemble(torch.nn.Module):
     """The k best epochs of one training as an equal-weight mixture (as CATHODE samples).
 
-    ``sample`` gives each member an equal share of the events (the context rows are
-    split in order, so shuffle the context first if it is sorted); ``log_prob`` is the
-    mixture density, the log of the mean of the members' densities.
+    ``sample`` draws, for every event independently, which member generates it (each with
+    probability 1/k), so every prefix of a sample, such as the first events that the
+    evaluation keeps, is a sample of the whole mixture. Event i keeps context row i
+    whichever member draws it. ``log_prob`` is the mixture density, the log of the mean of
+    the members' densities.
     """
 
     def __init__(self, members: list[Generator]):
@@ -77,14 +79,30 @@ class EpochEnsemble(torch.nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, c: torch.Tensor | None = None) -> torch.Tensor:
+        if c is not None and len(c) != n:
+            raise ValueError(f"sample({n}) needs {n} context rows, got {len(c)}")
         k = len(self.members)
-        sizes = [n // k + (i < n % k) for i in range(k)]
-        parts, start = [], 0
-        for member, size in zip(self.members, sizes, strict=True):
-            ctx = None if c is None else c[start : start + size]
-            parts.append(member.sample(size, ctx))
-            start += size
-        return torch.cat(parts)
+        if k == 1:
+            return self.members[0].sample(n, c)
+        # Which member draws each event, from torch's (seeded) CPU generator, so the
+        # assignment does not depend on the device the members run on.
+        which = torch.randint(k, (n,))
+        # Group the events by member (stable: each group keeps the events' order), let each
+        # member draw its group in one call, then put every event back in its own row.
+        order = torch.argsort(which, stable=True)
+        sizes = torch.bincount(which, minlength=k).tolist()
+        contexts = [None] * k if c is None else c[order.to(c.device)].split(sizes)
+        parts = [
+            member.sample(size, ctx)
+            for member, ctx, size in zip(self.members, contexts, sizes, strict=True)
+            if size > 0
+        ]
+        if not parts:  # n == 0
+            return self.members[0].sample(0, c)
+        grouped = torch.cat(parts)
+        out = torch.empty_like(grouped)
+        out[order.to(grouped.device)] = grouped
+        return out
 
     @torch.no_grad()
     def log_prob(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
