@@ -2,7 +2,16 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from genhep.features import invariant_mass, leading_pair, lhco_features, select_jets, tau21
+from genhep.features import (
+    FEATURE_BOUNDS,
+    FEATURE_UNITS,
+    LHCO_FEATURES,
+    invariant_mass,
+    leading_pair,
+    lhco_features,
+    select_jets,
+    tau21,
+)
 
 
 def jets(**fields):
@@ -86,3 +95,27 @@ def test_tau21_features_follow_jet_mass_not_tau21_value():
     assert f["delta_mj"][0] == pytest.approx(0.4)
     assert f["tau21_min"][0] == pytest.approx(0.8)
     assert f["tau21_max"][0] == pytest.approx(0.2)
+
+
+def test_every_lhco_feature_has_a_physical_range_that_its_values_respect():
+    assert set(FEATURE_BOUNDS) == set(LHCO_FEATURES) == set(FEATURE_UNITS)
+    for name, (lo, hi) in FEATURE_BOUNDS.items():
+        # Masses (TeV) are ≥ 0 and open above; τ21 is a ratio in [0, 1].
+        assert (lo, hi) == ((0.0, None) if FEATURE_UNITS[name] == "TeV" else (0.0, 1.0)), name
+    # Edge cases land on the bounds, not beyond: a one-constituent jet (τ1 = τ2 = 0, massless)
+    # beside a two-prong one, and two jets of equal mass.
+    j = jets(
+        pt=[[1.0, 1.0], [1.0, 1.0]],
+        eta=[[0.0, 0.0], [0.0, 0.0]],
+        phi=[[0.0, np.pi], [0.0, np.pi]],
+        mass=[[0.0, 0.5], [0.2, 0.2]],
+        tau1=[[0.0, 0.4], [0.4, 0.4]],
+        tau2=[[0.0, 0.4], [0.1, 0.1]],
+        tau3=[[0.0, 0.05], [0.05, 0.05]],
+    )
+    f = lhco_features(j[:, 0], j[:, 1])
+    assert f["mj_min"].tolist()[0] == 0.0 and f["tau21_min"].tolist()[0] == 0.0
+    assert f["tau21_max"].tolist()[0] == 1.0 and f["delta_mj"].tolist()[1] == 0.0
+    for name, values in f.items():
+        lo, hi = FEATURE_BOUNDS[name]
+        assert (values >= lo).all() and (hi is None or (values <= hi).all()), name

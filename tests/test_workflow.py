@@ -224,7 +224,8 @@ def test_leaderboard_has_every_family_and_every_metric(finished_run):
         assert float(r["training_seconds"]) > 0 and float(r["sample_events_per_second"]) > 0
         assert r["training_device"] == r["sample_device"] == "cpu"
         has_nll = FAMILIES[family].has_log_prob or family == "vae"
-        assert (r["nll"] != "") == has_nll, family
+        assert (r["nll_preprocessed"] != "") == (r["nll_physical"] != "") == has_nll, family
+        assert int(r["unphysical_events"]) == 0, family  # physical by construction
         # mjj is the context, drawn from the same pool as the truth-vs-truth row.
         assert float(r["w1_mjj"]) == pytest.approx(float(truth["w1_mjj"]), rel=1e-9)
     md = (ev / "leaderboard.md").read_text()
@@ -344,7 +345,7 @@ def test_cathode_branch_curves_plots_and_summary(finished_run):
     assert {r["method"] for r in rows} == methods and len(rows) == 10  # 5 methods x 2 levels
     by = {(r["method"], int(r["signal_injected"])): r for r in rows}
     assert int(by["cathode_maf", 0]["signal_sr"]) == 0
-    assert 280 <= int(by["cathode_maf", 300]["signal_sr"]) <= 300  # the toy W' sits in the SR
+    assert 280 <= int(by["cathode_maf", 300]["signal_sr"]) <= 300  # the resonance is in the SR
     for r in rows:
         assert float(r["max_sic_16"]) <= float(r["max_sic_median"]) <= float(r["max_sic_84"])
         assert 0.0 < float(r["fpr_floor"]) < 0.1

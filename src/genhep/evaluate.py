@@ -23,7 +23,7 @@ from genhep import metrics
 from genhep.errors import GenhepError
 from genhep.io.atomic import write_text_atomic
 from genhep.io.hdf5 import decode_attr
-from genhep.preprocess import classifier_events_needed, load_split
+from genhep.preprocess import Bounds, classifier_events_needed, load_split, physical_bounds
 from genhep.sample import column_units, reference_and_pool
 
 log = logging.getLogger("genhep")
@@ -97,12 +97,80 @@ def sampling_info(samples_path: str | os.PathLike) -> dict[str, Any]:
         return {k: decode_attr(v) for k, v in f.attrs.items()}
 
 
-def heldout_nll(model_path: str | os.PathLike, split: dict[str, Any]) -> dict[str, Any]:
-    """Mean negative log-likelihood of the whole test split, nats per event.
+def split_bounds(split: dict[str, Any]) -> Bounds:
+    """The physical range of every bounded column (features and context) of a split: the
+    ones its transform saved, or genhep.features.FEATURE_BOUNDS for a transform saved
+    before bounds existed."""
+    pre = split["preprocessor"]
+    bounds: Bounds = {}
+    for chain in (pre.features, pre.context):
+        if chain is not None:
+            bounds.update(
+                chain.bounds if chain.bounds is not None else physical_bounds(chain.names)
+            )
+    return bounds
 
-    In the preprocessed space the models are trained in (the same for every family, so
-    the numbers compare). For the VAE it is the negative ELBO, an upper bound on the NLL.
-    The model evaluated is what is sampled: the ensemble of the kept best epochs.
+
+def unphysical_counts(table: dict[str, np.ndarray], bounds: Bounds) -> dict[str, Any]:
+    """How many events of ``table`` (columns in physical units) have a value outside its
+    column's physical range: in all, as a fraction, and per column."""
+    bounds = {c: b for c, b in bounds.items() if c in table}
+    n = len(next(iter(table.values()), []))
+    bad = np.zeros(n, dtype=bool)
+    per_column = {}
+    for name, (lo, hi) in bounds.items():
+        values = np.asarray(table[name], dtype=np.float64)
+        outside = np.zeros(n, dtype=bool)
+        if lo is not None:
+            outside |= values < lo
+        if hi is not None:
+            outside |= values > hi
+        per_column[name] = int(outside.sum())
+        bad |= outside
+    return {
+        "checked": n,
+        "events": int(bad.sum()),
+        "fraction": float(bad.mean()) if n else 0.0,
+        "per_column": per_column,
+        "bounds": {c: list(b) for c, b in bounds.items()},
+    }
+
+
+def count_unphysical(
+    samples_path: str | os.PathLike, bounds: Bounds, chunk: int = 1_000_000
+) -> dict[str, Any]:
+    """:func:`unphysical_counts` over every event of a sample file, ``chunk`` rows at a
+    time (bounded memory however large the sample)."""
+    with h5py.File(samples_path, "r") as f:
+        bounds = {c: b for c, b in bounds.items() if c in f}
+        n = f[next(iter(bounds))].shape[0] if bounds else 0
+        parts = [
+            unphysical_counts({c: f[c][start : start + chunk] for c in bounds}, bounds)
+            for start in range(0, n, chunk)
+        ]
+    events = sum(p["events"] for p in parts)
+    return {
+        "checked": n,
+        "events": events,
+        "fraction": events / n if n else 0.0,
+        "per_column": {c: sum(p["per_column"][c] for p in parts) for c in bounds},
+        "bounds": {c: list(b) for c, b in bounds.items()},
+    }
+
+
+def heldout_nll(model_path: str | os.PathLike, split: dict[str, Any]) -> dict[str, Any]:
+    """Mean negative log-likelihood of the whole test split given its context, nats per
+    event, in two spaces:
+
+    - ``nll_preprocessed``: in the space the models are trained in (the same for every
+      family, so the numbers compare; not across preprocessings);
+    - ``nll_physical``: of the features in physical units (masses in TeV), by the change
+      of variables y = forward(x): −log p(x | c) = −log q(y | c) − log |det ∂y/∂x|
+      (the Jacobian of the feature transform; the context's does not enter a density
+      conditional on it).
+
+    For the VAE both are the negative ELBO, an upper bound on the NLL. The model evaluated
+    is what is sampled: the ensemble of the kept best epochs.
     """
     import torch
 
@@ -111,7 +179,7 @@ def heldout_nll(model_path: str | os.PathLike, split: dict[str, Any]) -> dict[st
     model = load_ensemble(model_path)
     family = model.members[0].family
     if not model.members[0].has_log_prob and family != "vae":
-        return {"nll": None, "nll_kind": "none"}
+        return {"nll_preprocessed": None, "nll_physical": None, "nll_kind": "none"}
     x = torch.as_tensor(split["features"], dtype=torch.float32)
     c = split.get("context")
     c = None if c is None else torch.as_tensor(c, dtype=torch.float32)
@@ -121,7 +189,14 @@ def heldout_nll(model_path: str | os.PathLike, split: dict[str, Any]) -> dict[st
         for start in range(0, len(x), 50_000):
             ctx = None if c is None else c[start : start + 50_000]
             total += float(model.log_prob(x[start : start + 50_000], ctx).double().sum())
-    return {"nll": -total / len(x), "nll_kind": "elbo_bound" if family == "vae" else "exact"}
+    chain = split["preprocessor"].features
+    log_det = chain.log_abs_det_jacobian(chain.inverse(split["features"]))
+    nll = -total / len(x)
+    return {
+        "nll_preprocessed": nll,
+        "nll_physical": nll - float(np.mean(log_det)),
+        "nll_kind": "elbo_bound" if family == "vae" else "exact",
+    }
 
 
 def score(
@@ -161,6 +236,11 @@ def evaluate_truth(
         "n_reference": len(reference),
         "n_compared": n,
         "metrics": score(reference, pool[:n], columns, settings, context_columns(split)),
+        # The held-out data themselves, as the transform gives them back: 0 by construction.
+        "unphysical": unphysical_counts(
+            dict(zip(columns, np.concatenate([reference, pool]).T, strict=True)),
+            split_bounds(split),
+        ),
     }
     write_text_atomic(metrics_path, json.dumps(result, indent=2))
     return result
@@ -193,6 +273,8 @@ def evaluate_family(
         "n_compared": len(generated),
         "metrics": score(reference, generated, columns, settings, context_columns(split)),
         **heldout_nll(model_path, split),
+        # Every generated event, not only the compared ones.
+        "unphysical": count_unphysical(samples_path, split_bounds(split)),
         "training_seconds": training["training_seconds"],
         "training_device": training["device"],
         "sample_events": sampling["events"],
@@ -221,21 +303,33 @@ HEADLINE = [
     ("ks_max", "KS max"),
     ("td_mean", "TD mean"),
     ("corr_max", "Δcorr max"),
-    ("nll", "NLL"),
+    ("nll_preprocessed", "NLL preproc."),
+    ("nll_physical", "NLL phys."),
+    ("unphysical_fraction", "unphysical"),
 ]
 ERRORS = {"fpd": "fpd_err", "kpd": "kpd_err"}
 
 
 def leaderboard_rows(truth: dict[str, Any], families: list[dict[str, Any]]) -> list[dict]:
     """One flat row per family, the truth-vs-truth row first."""
-    rows = [{"family": "truth vs truth", **truth["metrics"], "nll": None}]
+    rows = [
+        {
+            "family": "truth vs truth",
+            **truth["metrics"],
+            "nll_preprocessed": None,
+            "nll_physical": None,
+            **unphysical_columns(truth),
+        }
+    ]
     for result in families:
         rows.append(
             {
                 "family": result["family"],
                 **result["metrics"],
-                "nll": result["nll"],
+                "nll_preprocessed": result["nll_preprocessed"],
+                "nll_physical": result["nll_physical"],
                 "nll_kind": result["nll_kind"],
+                **unphysical_columns(result),
                 "training_seconds": result["training_seconds"],
                 "training_device": result["training_device"],
                 "sample_events_per_second": result["sample_events_per_second"],
@@ -243,6 +337,18 @@ def leaderboard_rows(truth: dict[str, Any], families: list[dict[str, Any]]) -> l
             }
         )
     return rows
+
+
+def unphysical_columns(result: dict[str, Any]) -> dict[str, Any]:
+    """The leaderboard's columns for an evaluation's unphysical-event count."""
+    counts = result.get("unphysical")
+    if counts is None:
+        return {"unphysical_events": None, "unphysical_fraction": None}
+    return {
+        "unphysical_events": counts["events"],
+        "unphysical_fraction": counts["fraction"],
+        **{f"unphysical_{c}": k for c, k in counts["per_column"].items()},
+    }
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -270,7 +376,7 @@ def leaderboard_markdown(rows: list[dict], columns: list[str], n_compared: int) 
             text = _fmt(r.get(key))
             if key in ERRORS and r.get(key) is not None:
                 text += f" ± {_fmt(r[ERRORS[key]], 2)}"
-            if key == "nll" and r.get("nll_kind") == "elbo_bound":
+            if key.startswith("nll_") and r.get("nll_kind") == "elbo_bound":
                 text += " (≥, ELBO)"
             cells.append(text)
         cells += [
@@ -286,7 +392,12 @@ def leaderboard_markdown(rows: list[dict], columns: list[str], n_compared: int) 
         "1-Wasserstein distance per feature over the truth's standard deviation, averaged. "
         "KS: Kolmogorov-Smirnov statistic. TD: triangular discrimination of the histograms. "
         "Δcorr: largest difference of the correlation matrices. NLL: test-set negative "
-        "log-likelihood, nats per event in the preprocessed space. The truth-vs-truth row "
+        "log-likelihood of the features given the context, nats per event, in the "
+        "preprocessed space the models are trained in (preproc.) and in physical units "
+        "(phys.: masses in TeV, τ21 dimensionless), NLL phys. = NLL preproc. − mean "
+        "log|det ∂y/∂x| of the feature transform; ≥ marks the VAE's negative ELBO, an "
+        "upper bound. unphysical: fraction of all generated events with a feature outside "
+        "its physical range (masses < 0, τ21 outside [0, 1]). The truth-vs-truth row "
         "compares two halves of the held-out data: what a perfect generator reaches.",
         "",
         "## 1-Wasserstein distance per feature (physical units)",

@@ -17,6 +17,17 @@ import vector
 LHCO_FEATURES = ("mjj", "mj_min", "delta_mj", "tau21_min", "tau21_max")
 KINEMATIC_FEATURES = LHCO_FEATURES[:3]  # what jets without N-subjettiness give
 FEATURE_UNITS = {"mjj": "TeV", "mj_min": "TeV", "delta_mj": "TeV", "tau21_min": "", "tau21_max": ""}
+# The physical range [lo, hi] of each feature (None: open): masses are never negative, and
+# τ21 = τ2/τ1 lies in [0, 1] (0 for a one-constituent jet). The preprocessing's min-max
+# step keeps its bounds inside these, so generated events cannot leave them
+# (genhep.preprocess); the evaluation counts any that do (genhep.evaluate).
+FEATURE_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "mjj": (0.0, None),
+    "mj_min": (0.0, None),
+    "delta_mj": (0.0, None),
+    "tau21_min": (0.0, 1.0),
+    "tau21_max": (0.0, 1.0),
+}
 
 
 def select_jets(jets: ak.Array, min_pt: float = 0.0, max_abs_eta: float | None = None) -> ak.Array:

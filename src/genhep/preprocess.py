@@ -9,6 +9,24 @@ Min-max bounds are widened by a margin on each side, so that the logit of every 
 event is finite; validation/test events outside the widened bounds have no image under
 the logit and are dropped, counted per split.
 
+**Physical bounds.** Each column may have a physical range (genhep.features.FEATURE_BOUNDS:
+masses ≥ 0, 0 ≤ τ21 ≤ 1; config key preprocess.bounds for others). The min-max bounds are
+the widened training range *intersected* with it, so the inverse (expit into (0, 1), then
+min-max) can only land inside the physical range: no generated event is unphysical by
+construction. Two edge cases:
+
+- an event *outside* its physical range (broken input) has no image: it is dropped from
+  every split, counted (``dropped_unphysical``) and named by column in the log;
+- an event *exactly on* a physical bound that is also the min-max bound (τ21 = 0 of a
+  one-constituent jet, a massless jet) would be logit(0) = −∞. It is moved
+  :data:`BOUND_NUDGE` of the min-max width inside (``nudged_off_bound``): 1e-4 of τ21's
+  range, about 0.1 GeV for a mass, far below any resolution, and a finite logit (≈ −9.2)
+  instead of a dropped event. The inverse maps it back to that nudged value.
+
+The guarantee needs the chain to start with minmax then logit (the default). The
+Jacobian of the chain (:meth:`TransformChain.log_abs_det_jacobian`) turns a density in the
+preprocessed space into one in physical units (genhep.evaluate).
+
 What a stage reads is validated here, so every stage gets it: the feature table
 (genhep.io.hdf5.read_table: readable, finite), a split file (:func:`load_split`: readable,
 complete, finite, not empty) and the transforms (:meth:`Preprocessor.load`: finite
@@ -21,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,6 +53,8 @@ from genhep.errors import GenhepError
 from genhep.io.atomic import HDF5_OVERHEAD_BYTES, atomic_path, reserve
 from genhep.io.hdf5 import check_columns, damaged, read_table, write_attrs
 
+log = logging.getLogger("genhep")
+
 SPLITS = ("train", "val", "test")
 # The rules that write what this module reads: named in "rerun with -R <rule>".
 FEATURES_RULE, SPLITS_RULE = "ingest", "preprocess"
@@ -43,6 +64,9 @@ MIN_VAL_EVENTS = 10
 # The evaluation's classifiers (genhep.metrics) stop early on a stratified 10 % of their
 # training folds, which needs at least two events (one per class): ceil(0.1 * n) >= 2.
 _CLASSIFIER_MIN_TRAIN = 11
+# An event exactly on a physical bound is moved this fraction of the min-max width inside:
+# the logit of the bound itself is infinite (see the module docstring).
+BOUND_NUDGE = 1e-4
 
 
 class Step:
@@ -59,12 +83,18 @@ class Step:
     def inverse(self, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def log_abs_det_jacobian(self, x: np.ndarray) -> np.ndarray:
+        """log |∂forward(x)/∂x| per element, shape of ``x`` (every step is column-wise)."""
+        raise NotImplementedError
+
     def params(self) -> dict[str, Any]:
         return {}
 
 
 class MinMax(Step):
-    """x → (x − lo) / (hi − lo), bounds = training range widened by ``margin`` × range."""
+    """x → (x − lo) / (hi − lo), bounds = training range widened by ``margin`` × range,
+    intersected with the columns' physical ranges (``physical_lo``, ``physical_hi``: set by
+    the chain, ±inf where open)."""
 
     name = "minmax"
 
@@ -72,20 +102,39 @@ class MinMax(Step):
         self.margin = margin
         self.lo = None if lo is None else np.asarray(lo, dtype=np.float64)
         self.hi = None if hi is None else np.asarray(hi, dtype=np.float64)
+        self.physical_lo: np.ndarray | float = -np.inf
+        self.physical_hi: np.ndarray | float = np.inf
 
     def fit(self, x):
         lo, hi = x.min(axis=0), x.max(axis=0)
         width = hi - lo
         if np.any(width <= 0):
             raise ValueError(f"constant column(s) {np.flatnonzero(width <= 0).tolist()}")
-        self.lo, self.hi = lo - self.margin * width, hi + self.margin * width
+        self.lo = np.maximum(lo - self.margin * width, self.physical_lo)
+        self.hi = np.minimum(hi + self.margin * width, self.physical_hi)
         return self
 
+    def on_bound(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(at the lower, at the upper) bound that is physical: where the event is nudged."""
+        return (
+            (x == self.lo) & (self.lo == self.physical_lo),
+            (x == self.hi) & (self.hi == self.physical_hi),
+        )
+
     def forward(self, x):
-        return (x - self.lo) / (self.hi - self.lo)
+        u = (x - self.lo) / (self.hi - self.lo)
+        at_lo, at_hi = self.on_bound(x)
+        return np.where(at_lo, BOUND_NUDGE, np.where(at_hi, 1.0 - BOUND_NUDGE, u))
 
     def inverse(self, y):
-        return y * (self.hi - self.lo) + self.lo
+        x = y * (self.hi - self.lo) + self.lo
+        # For y in [0, 1] the exact result lies in [lo, hi]; the clip only undoes rounding
+        # (y = 1 can land a last digit above hi, hence above a physical bound).
+        inside = (y >= 0) & (y <= 1)
+        return np.where(inside, np.clip(x, self.lo, self.hi), x)
+
+    def log_abs_det_jacobian(self, x):
+        return np.broadcast_to(-np.log(self.hi - self.lo), np.shape(x))
 
     def params(self):
         return {"margin": self.margin, "lo": self.lo.tolist(), "hi": self.hi.tolist()}
@@ -104,6 +153,10 @@ class Logit(Step):
 
     def inverse(self, y):
         return expit(y)
+
+    def log_abs_det_jacobian(self, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -(np.log(x) + np.log1p(-x))  # d logit(p)/dp = 1 / (p (1 − p))
 
 
 class Standardize(Step):
@@ -127,6 +180,9 @@ class Standardize(Step):
     def inverse(self, y):
         return y * self.std + self.mean
 
+    def log_abs_det_jacobian(self, x):
+        return np.broadcast_to(-np.log(self.std), np.shape(x))
+
     def params(self):
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
@@ -134,15 +190,65 @@ class Standardize(Step):
 STEP_TYPES: dict[str, type[Step]] = {cls.name: cls for cls in (MinMax, Logit, Standardize)}
 
 
-class TransformChain:
-    """An ordered list of steps applied to the columns ``names``."""
+Bounds = dict[str, tuple[float | None, float | None]]
 
-    def __init__(self, names: Sequence[str], steps: Sequence[Step]):
+
+def physical_bounds(names: Sequence[str], overrides: Mapping[str, Any] | None = None) -> Bounds:
+    """The physical range (lo, hi) of each bounded column of ``names`` (None: open end):
+    genhep.features.FEATURE_BOUNDS for the known features, replaced per column by
+    ``overrides`` (config key preprocess.bounds, {column: [lo, hi]}; [null, null] lifts a
+    default). Columns with neither end bounded are left out."""
+    from genhep.features import FEATURE_BOUNDS  # here: it imports awkward and vector
+
+    found: Bounds = {}
+    for name in names:
+        lo, hi = (overrides or {}).get(name, FEATURE_BOUNDS.get(name, (None, None)))
+        if lo is not None or hi is not None:
+            found[name] = (None if lo is None else float(lo), None if hi is None else float(hi))
+    return found
+
+
+def check_bounds(overrides: Mapping[str, Any], columns: Sequence[str]) -> None:
+    """Config key preprocess.bounds: columns that exist, [lo, hi] with lo < hi."""
+    for name, value in overrides.items():
+        where = f"config key preprocess.bounds.{name}"
+        if name not in columns:
+            raise GenhepError(f"{where}: no such column (has: {list(columns)})")
+        pair = isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+        if not pair or not all(v is None or _finite_number(v) for v in value):
+            raise GenhepError(f"{where}: must be [lo, hi], numbers or null, not {value!r}")
+        if None not in value and not value[0] < value[1]:
+            raise GenhepError(f"{where}: lo must be below hi, not {list(value)}")
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+class TransformChain:
+    """An ordered list of steps applied to the columns ``names``.
+
+    ``bounds``: the physical range of the bounded columns (:func:`physical_bounds`); a
+    leading minmax step keeps inside it. None: a transform saved before bounds existed
+    (nothing enforced; the evaluation then counts against FEATURE_BOUNDS).
+    """
+
+    def __init__(self, names: Sequence[str], steps: Sequence[Step], bounds: Bounds | None = None):
         self.names = list(names)
         self.steps = list(steps)
+        self.bounds = None if bounds is None else {c: tuple(b) for c, b in bounds.items()}
+        if self.steps and isinstance(self.steps[0], MinMax):
+            self.steps[0].physical_lo, self.steps[0].physical_hi = self.bound_arrays()
 
     @classmethod
-    def build(cls, names: Sequence[str], step_names: Sequence[str], margin: float = 0.05):
+    def build(
+        cls,
+        names: Sequence[str],
+        step_names: Sequence[str],
+        margin: float = 0.05,
+        bounds: Mapping[str, Any] | None = None,
+    ):
+        """The unfitted chain; ``bounds`` overrides the known features' physical ranges."""
         steps = []
         for step in step_names:
             if step not in STEP_TYPES:
@@ -150,18 +256,45 @@ class TransformChain:
                     f"config key preprocess: unknown transform {step!r} (known: {list(STEP_TYPES)})"
                 )
             steps.append(MinMax(margin) if step == "minmax" else STEP_TYPES[step]())
-        return cls(names, steps)
+        return cls(names, steps, physical_bounds(names, bounds))
+
+    def bound_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) per column, −inf / +inf where open."""
+        bounds = self.bounds or {}
+        lo = [bounds.get(c, (None, None))[0] for c in self.names]
+        hi = [bounds.get(c, (None, None))[1] for c in self.names]
+        return (
+            np.array([-np.inf if v is None else v for v in lo]),
+            np.array([np.inf if v is None else v for v in hi]),
+        )
+
+    def outside(self, x: np.ndarray) -> np.ndarray:
+        """Where a value lies outside its column's physical range (bool, shape of ``x``)."""
+        lo, hi = self.bound_arrays()
+        x = np.asarray(x, dtype=np.float64)
+        return (x < lo) | (x > hi)
+
+    def on_bound(self, x: np.ndarray) -> np.ndarray:
+        """Where a value sits exactly on a physical bound that the min-max step nudges."""
+        first = self.steps[0] if self.steps else None
+        if not isinstance(first, MinMax) or first.lo is None:
+            return np.zeros(np.shape(x), dtype=bool)
+        at_lo, at_hi = first.on_bound(np.asarray(x, dtype=np.float64))
+        return at_lo | at_hi
 
     def fit(self, x: np.ndarray) -> TransformChain:
-        """Fit each step on the output of the previous one. Events a step maps outside
-        its image (the logit of the min-max bounds themselves, with minmax_margin: 0)
-        are left out of the later fits: they are dropped from every split anyway."""
+        """Fit each step on the output of the previous one. Events outside the physical
+        bounds are left out (they are dropped from every split), and so are events a step
+        maps outside its image (the logit of the min-max bounds themselves, with
+        minmax_margin: 0): they are dropped from every split anyway."""
         x = np.asarray(x, dtype=np.float64)
+        x = x[~self.outside(x).any(axis=1)]
         for step in self.steps:
             if len(x) == 0:
                 raise GenhepError(
                     f"cannot fit {step.name} on columns {self.names}: no training event is "
-                    "left inside the earlier transforms' range (raise preprocess.minmax_margin)"
+                    "left inside the physical bounds and the earlier transforms' range "
+                    "(check preprocess.bounds, raise preprocess.minmax_margin)"
                 )
             try:
                 step.fit(x)
@@ -172,7 +305,9 @@ class TransformChain:
         return self
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The preprocessed values; NaN for a value outside its physical range (no image)."""
         x = np.array(x, dtype=np.float64)
+        x[self.outside(x)] = np.nan
         for step in self.steps:
             x = step.forward(x)
         return x
@@ -183,16 +318,34 @@ class TransformChain:
             y = step.inverse(y)
         return y
 
+    def log_abs_det_jacobian(self, x: np.ndarray) -> np.ndarray:
+        """log |det ∂forward(x)/∂x| per event (the steps are column-wise, so the Jacobian
+        is diagonal): a density q(y) in the preprocessed space is q(forward(x)) times
+        exp(this) in physical units. An event on a physical bound gets its nudged point's."""
+        x = np.array(x, dtype=np.float64)
+        total = np.zeros(len(x))
+        total[self.outside(x).any(axis=1)] = np.nan
+        for step in self.steps:
+            total += step.log_abs_det_jacobian(x).sum(axis=1)
+            x = step.forward(x)
+        return total
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "columns": self.names,
-            "steps": [{"type": s.name, **s.params()} for s in self.steps],
-        }
+        out: dict[str, Any] = {"columns": self.names}
+        if self.bounds is not None:
+            out["bounds"] = {c: list(b) for c, b in self.bounds.items()}
+        out["steps"] = [{"type": s.name, **s.params()} for s in self.steps]
+        return out
 
     def problems(self) -> list[str]:
         """What makes the fitted parameters unusable (non-finite bounds, a zero width or
-        spread); empty when none."""
+        spread, min-max bounds beyond the physical ones); empty when none."""
         found = []
+        for name, (lo, hi) in (self.bounds or {}).items():
+            if name not in self.names:
+                found.append(f"physical bounds of {name!r}, which is not a column")
+            elif lo is not None and hi is not None and not lo < hi:
+                found.append(f"physical bounds of {name} [{lo}, {hi}] are empty")
         for step in self.steps:
             for key, value in step.params().items():
                 if key == "margin":
@@ -205,6 +358,13 @@ class TransformChain:
             if isinstance(step, MinMax) and step.lo is not None and step.hi is not None:
                 if np.all(np.isfinite(step.hi - step.lo)) and np.any(step.hi <= step.lo):
                     found.append(f"minmax bounds {step.lo.tolist()}..{step.hi.tolist()} are empty")
+                if step is self.steps[0] and (
+                    np.any(step.lo < step.physical_lo) or np.any(step.hi > step.physical_hi)
+                ):
+                    found.append(
+                        f"minmax bounds {step.lo.tolist()}..{step.hi.tolist()} reach beyond "
+                        f"the physical bounds {self.bounds}"
+                    )
             if isinstance(step, Standardize) and step.std is not None:
                 if np.all(np.isfinite(step.std)) and np.any(step.std <= 0):
                     found.append(f"standardize std {step.std.tolist()} is not positive")
@@ -212,11 +372,19 @@ class TransformChain:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TransformChain:
+        """The chain ``to_dict`` wrote; one saved before physical bounds had none."""
         steps = []
         for s in d["steps"]:
             s = dict(s)
             steps.append(STEP_TYPES[s.pop("type")](**s))
-        return cls(d["columns"], steps)
+        bounds = d.get("bounds")
+        if bounds is not None:
+            bounds = {
+                c: tuple(None if v is None else float(v) for v in b) for c, b in bounds.items()
+            }
+            if any(len(b) != 2 for b in bounds.values()):
+                raise ValueError(f"bounds {d['bounds']} are not [lo, hi] pairs")
+        return cls(d["columns"], steps, bounds)
 
 
 class Preprocessor:
@@ -373,12 +541,15 @@ def preprocess(
     context_steps: Sequence[str] = ("standardize",),
     margin: float = 0.05,
     folds: int | None = None,
+    bounds: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Split the feature table, fit the transforms on train, write the three splits.
 
     ``folds``: the evaluation's classifier k-fold (evaluate.folds; None or 0: not checked),
-    for the smallest test split it runs with (:func:`check_split_sizes`). Nothing is
-    written unless every split is large enough and every transform parameter finite.
+    for the smallest test split it runs with (:func:`check_split_sizes`). ``bounds``:
+    physical ranges beyond the known features' (config key preprocess.bounds, see
+    :func:`physical_bounds`). Nothing is written unless every split is large enough and
+    every transform parameter finite.
     """
     fractions = fractions or {"train": 0.6, "val": 0.2, "test": 0.2}
     table, attrs = read_table(features_path, written_by=FEATURES_RULE)
@@ -400,6 +571,7 @@ def preprocess(
         )
     if not feature_names:
         raise GenhepError("config key preprocess.features: no feature columns to model")
+    check_bounds(bounds or {}, [*feature_names, *([context_name] if context_name else [])])
 
     x = np.column_stack([table[c] for c in feature_names]).astype(np.float64)
     c = table[context_name].astype(np.float64)[:, None] if context_name else None
@@ -407,12 +579,20 @@ def preprocess(
     check_split_sizes(split_sizes(len(x), fractions), len(x), features_path, fractions, folds)
     idx = split_indices(len(x), fractions, seed)
 
-    chain = TransformChain.build(feature_names, steps, margin).fit(x[idx["train"]])
+    chain = TransformChain.build(feature_names, steps, margin, bounds).fit(x[idx["train"]])
     ctx_chain = (
-        TransformChain.build([context_name], context_steps, margin).fit(c[idx["train"]])
+        TransformChain.build([context_name], context_steps, margin, bounds).fit(c[idx["train"]])
         if context_name
         else None
     )
+    if chain.bounds and list(steps[:2]) != ["minmax", "logit"]:
+        log.warning(
+            "preprocess.transforms %s does not start with minmax, logit: generated events "
+            "are not held inside the physical bounds %s (the evaluation counts them)",
+            list(steps),
+            chain.bounds,
+        )
+    report_bounds(chain, x, ctx_chain, c)
     pre = Preprocessor(chain, ctx_chain)
     problems = pre.problems()
     if problems:
@@ -430,7 +610,15 @@ def preprocess(
         if ctx_chain is not None:
             cs = ctx_chain.forward(c[rows])
             ok &= np.isfinite(cs).all(axis=1)
-        summary[split] = {"events": int(ok.sum()), "dropped_out_of_range": int((~ok).sum())}
+        unphysical = chain.outside(x[rows]).any(axis=1)
+        if ctx_chain is not None:
+            unphysical |= ctx_chain.outside(c[rows]).any(axis=1)
+        summary[split] = {
+            "events": int(ok.sum()),
+            "dropped_out_of_range": int((~ok).sum()),  # unphysical ones included
+            "dropped_unphysical": int(unphysical.sum()),
+            "nudged_off_bound": int((chain.on_bound(x[rows]).any(axis=1) & ok).sum()),
+        }
         parts[split] = (rows, ok, xs, cs)
     # Events outside the training range are dropped: the splits must still be large enough.
     check_split_sizes(
@@ -465,6 +653,41 @@ def preprocess(
                 weights=table["weight"][rows][ok] if "weight" in table else None,
             )
     return summary
+
+
+def report_bounds(
+    chain: TransformChain, x: np.ndarray, ctx_chain: TransformChain | None, c: np.ndarray | None
+) -> None:
+    """Log, per column, the events outside their physical range (dropped) and those on a
+    physical bound (nudged inside), over the whole table."""
+    for ch, values in ((chain, x), (ctx_chain, c)):
+        if ch is None:
+            continue
+        outside, on_bound = ch.outside(values).sum(axis=0), ch.on_bound(values).sum(axis=0)
+        for name, n_out, n_on in zip(ch.names, outside, on_bound, strict=True):
+            lo, hi = ch.bounds.get(name, (None, None))
+            if n_out:
+                log.warning(
+                    "%s: %d of %d events outside the physical range [%s, %s], dropped "
+                    "(config key preprocess.bounds.%s sets the range)",
+                    name,
+                    n_out,
+                    len(values),
+                    lo,
+                    hi,
+                    name,
+                )
+            if n_on:
+                log.info(
+                    "%s: %d of %d events exactly on a physical bound of [%s, %s], moved "
+                    "%g of the min-max width inside (finite logit)",
+                    name,
+                    n_on,
+                    len(values),
+                    lo,
+                    hi,
+                    BOUND_NUDGE,
+                )
 
 
 def write_split_file(

@@ -20,13 +20,17 @@ def main(args):
         context_steps=cfg["context_transforms"],
         margin=cfg["minmax_margin"],
         folds=args.folds,
+        bounds=cfg.get("bounds"),
     )
     for split, counts in summary.items():
         log.info(
-            "%s: %d events (%d outside the training range, dropped)",
+            "%s: %d events (%d outside the training range, dropped, %d of them outside the "
+            "physical bounds; %d moved off a physical bound)",
             split,
             counts["events"],
             counts["dropped_out_of_range"],
+            counts["dropped_unphysical"],
+            counts["nudged_off_bound"],
         )
 
 
