@@ -140,6 +140,8 @@ def test_density_and_sampler_steps_benchmarks_run_at_tiny_size(tmp_path):
         ("cfm", "midpoint", 10),
         ("diffusion", "ddim", 2),
         ("diffusion", "ddim", 10),
+        ("diffusion", "dpm2m", 2),
+        ("diffusion", "dpm2m", 10),
         ("diffusion", "ddpm", 20),
     ]
     assert all(0.3 < r["auc"] <= 1 and r["events_per_s"] > 0 for r in rows)
