@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO
 from genhep.config import (
     SKIP_GPU_CHECK,
+    check_cathode_config,
     check_devices,
     execution_site,
     gpu_visible,
@@ -64,6 +65,17 @@ def test_cathode_background_split_must_sum_to_one():
         "invalid config: key cathode.background_split: the fractions must sum to 1 "
         "(data 0.3 + reference 0.5 + test 0.1 = 0.9)"
     )
+
+
+def test_cathode_check_slice_must_fit_in_the_held_out_share():
+    config = config_with(cathode__classifier={"val_fraction": 0.3, "check_fraction": 0.3})
+    with pytest.raises(GenhepError) as err:
+        check_cathode_config(config["cathode"])
+    assert str(err.value).startswith(
+        "invalid config: key cathode.classifier.check_fraction: 0.3 must be above 0 "
+        "and below val_fraction (0.3)"
+    )
+    check_cathode_config(config_with()["cathode"])  # the defaults pass
 
 
 def test_fractions_that_sum_to_one_in_floating_point_pass():

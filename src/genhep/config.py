@@ -134,6 +134,12 @@ def check_cathode_config(section: dict) -> None:
             build_model(family, 2, 1, own.get("model", {}))
         except GenhepError as err:
             raise GenhepError(f"invalid config: key {key}.model: {err.__cause__ or err}") from None
+    from genhep.cathode.classifier import ClassifierSettings
+
+    try:  # settings that only make sense together (check_fraction < val_fraction)
+        ClassifierSettings.from_config(section["classifier"])
+    except GenhepError as err:
+        raise GenhepError(f"invalid config: key {str(err).removeprefix('config key ')}") from None
     low, high = section["mjj_range"]
     for i, centre in enumerate(section["windows"]):
         half = section["sr_width"] / 2

@@ -9,10 +9,20 @@ import numpy as np
 
 from genhep.errors import GenhepError
 
+CHECK_STREAM = 0xC4EC  # the check slice's own random stream, apart from the runs' seeds
+
 
 @dataclass
 class ClassifierSettings:
-    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam."""
+    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam.
+
+    Each run trains on ``1 - val_fraction`` of the events. The rest is held out of its
+    training and split in two: the *check slice* (``check_fraction`` of all events,
+    the same for every run, never trained on and never used to choose epochs), which
+    gives the null check's AUC, and the run's own epoch-choice slice (the remaining
+    ``val_fraction - check_fraction``, drawn per run). The check slice comes out of the
+    held-out share, so a run trains on as many events as without it.
+    """
 
     hidden: int = 64
     layers: int = 3
@@ -21,9 +31,18 @@ class ClassifierSettings:
     lr: float = 1e-3
     best_epochs: int = 10  # average the predictions of the epochs with the lowest val loss
     runs: int = 10  # independent trainings (ensemble); each its own seed and val split
-    val_fraction: float = 0.5  # CATHODE's k-fold halves: half the SR data validates
+    val_fraction: float = 0.5  # held out of each run's training (CATHODE's k-fold halves)
+    check_fraction: float = 0.2  # of it, the check slice held out from every run
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.check_fraction < self.val_fraction:
+            raise GenhepError(
+                f"config key cathode.classifier.check_fraction: {self.check_fraction} must be"
+                f" above 0 and below val_fraction ({self.val_fraction}): the check slice is"
+                " part of the held-out share, and the rest of it chooses the epochs"
+            )
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ClassifierSettings:
@@ -35,34 +54,99 @@ class ClassifierSettings:
         return cls(**{k: v for k, v in cfg.items() if k in known})
 
 
+def check_slice(y: np.ndarray, s: ClassifierSettings) -> np.ndarray:
+    """Rows held out from every run: ``check_fraction`` of each label, drawn at random.
+
+    Stratified, so that its counts (which set the null spread of its AUC) are fixed by
+    the settings, not by the draw."""
+    rng = np.random.default_rng([s.seed, CHECK_STREAM])
+    parts = []
+    for label in (1, 0):
+        rows = np.flatnonzero(y == label)
+        n = int(round(s.check_fraction * len(rows)))
+        if n == 0:
+            raise GenhepError(
+                f"config key cathode.classifier.check_fraction: {s.check_fraction} of"
+                f" {len(rows)} label-{label} events leaves none for the check slice"
+            )
+        parts.append(rng.choice(rows, n, replace=False))
+    return np.sort(np.concatenate(parts))
+
+
+def run_split(
+    n_events: int, check: np.ndarray, s: ClassifierSettings, run: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A run's (training, epoch-choice) rows: a random split of the rows outside the
+    check slice, ``val_fraction - check_fraction`` of all events choosing the epochs."""
+    rest = np.setdiff1d(np.arange(n_events), check)
+    n_select = int(round((s.val_fraction - s.check_fraction) * n_events))
+    if not 0 < n_select < len(rest):
+        raise GenhepError(
+            f"config key cathode.classifier.val_fraction: {s.val_fraction} of {n_events}"
+            f" events leaves no epoch-choice or no training events next to the check slice"
+        )
+    perm = np.random.default_rng([s.seed, run]).permutation(rest)
+    return perm[n_select:], perm[:n_select]
+
+
 @dataclass
 class ClassifierResult:
     scores: np.ndarray  # (runs, n_test): each run's best-epoch-averaged test predictions
-    val_auc: np.ndarray  # (runs,): label 1 vs label 0 on each run's own validation half
-    n_val: tuple[int, int]  # (label 1, label 0) events in a validation half
+    check_scores: np.ndarray  # (runs, n_check): the same, on the check slice
+    check_labels: np.ndarray  # (n_check,): 1 or 0
+    check_index: np.ndarray  # (n_check,): rows of [label 1; label 0] in the check slice
+    # (runs,): each run's AUC on its own epoch-choice slice. Biased upwards: its best
+    # epochs were chosen on those events. Kept to show that bias, not used for the check.
+    selection_auc: np.ndarray
 
-    def null_check(self) -> dict[str, float]:
-        """How far the validation AUC is from 0.5, in units of its spread under the null
-        (a score blind to the difference): the background-template check, no signal needed."""
+    @property
+    def check_auc_per_run(self) -> np.ndarray:
+        from sklearn.metrics import roc_auc_score
+
+        return np.array([roc_auc_score(self.check_labels, row) for row in self.check_scores])
+
+    def null_check(self) -> dict[str, float | int]:
+        """The background-template check, no signal needed: the AUC of label 1 vs
+        label 0 on the check slice, scored by the runs' mean prediction, and its
+        distance from 0.5 in units of its spread under the null.
+
+        Why this is unbiased: the mean prediction is a function fixed by the other
+        events alone (no run trained on the check slice or chose its epochs with it).
+        If label 1 and label 0 come from the same density, the check labels are then a
+        random assignment of n₁ ones among n₁ + n₀ scores, and the AUC is a
+        Mann-Whitney U: mean 0.5, spread ``null_auc_sigma(n₁, n₀)`` with the check
+        slice's own counts. (A run's AUC on the events that chose its epochs is not:
+        choosing the epochs that fit those events best pulls it above 0.5.)
+        """
+        from sklearn.metrics import roc_auc_score
+
         from genhep.cathode.sic import null_auc_sigma
 
-        median = float(np.median(self.val_auc))
-        sigma = null_auc_sigma(*self.n_val)
-        return {"val_auc": median, "null_sigma": sigma, "pull": (median - 0.5) / sigma}
+        n1 = int(self.check_labels.sum())
+        n0 = len(self.check_labels) - n1
+        auc = float(roc_auc_score(self.check_labels, self.check_scores.mean(axis=0)))
+        sigma = null_auc_sigma(n1, n0)
+        return {
+            "check_auc": auc,
+            "null_sigma": sigma,
+            "null_pull": (auc - 0.5) / sigma,
+            "n_check_label1": n1,
+            "n_check_label0": n0,
+        }
 
 
 def train_anomaly_classifier(
     x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
 ) -> ClassifierResult:
     """An ensemble of ``s.runs`` classifiers of label 1 against label 0, and their scores
-    on ``x_test``.
+    on ``x_test`` and on the check slice.
 
     Label 1 is the SR data, label 0 the background template (CATHODE); for the
     baselines it is signal vs background (supervised), data vs true background
-    (idealized) or SR vs SB (CWoLa). Each run draws its own validation half, and
-    averages the predictions of its ``best_epochs`` epochs with the lowest validation
-    loss, which steadies a classifier trained on a tiny excess (the paper's best-epoch
-    averaging).
+    (idealized) or SR vs SB (CWoLa). Each run draws its own epoch-choice slice, and
+    averages the predictions of its ``best_epochs`` epochs with the lowest loss there,
+    which steadies a classifier trained on a tiny excess (the paper's best-epoch
+    averaging). The check slice (see ``ClassifierSettings``) is only ever predicted.
     """
     import torch
     from sklearn.metrics import roc_auc_score
@@ -74,11 +158,13 @@ def train_anomaly_classifier(
     dev = resolve_device(s.device)
     x = np.vstack([x_label1, x_label0]).astype(np.float32)
     y = np.r_[np.ones(len(x_label1)), np.zeros(len(x_label0))].astype(np.float32)
-    # Standardize on the training inputs (the classifier sees O(1) features).
+    check = check_slice(y, s)
+    # Standardize on the inputs (the classifier sees O(1) features); label-blind.
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-12
     x_all = torch.as_tensor((x - mean) / std, device=dev)
     y_all = torch.as_tensor(y, device=dev)
     x_test_t = torch.as_tensor(((x_test - mean) / std).astype(np.float32), device=dev)
+    check_t = torch.as_tensor(check, device=dev)
     # Balanced class weights: each class carries half of the loss.
     w_class = torch.tensor([len(y) / (2 * (y == 0).sum()), len(y) / (2 * (y == 1).sum())])
     weight = w_class.to(dev)[y_all.long()]
@@ -88,16 +174,19 @@ def train_anomaly_classifier(
             logits.squeeze(-1), y_all[idx], weight=weight[idx]
         )
 
-    scores, val_aucs = [], []
+    def predict(net, inputs):
+        return torch.sigmoid(net(inputs)).squeeze(-1)
+
+    scores, check_scores, selection_aucs = [], [], []
     for run in range(s.runs):
+        train_rows, select_rows = run_split(len(y), check, s, run)
+        train = torch.as_tensor(train_rows, device=dev)
+        select = torch.as_tensor(select_rows, device=dev)
         g = torch.Generator().manual_seed(s.seed * 1000 + run)
-        perm = torch.randperm(len(y), generator=g).to(dev)
-        n_val = int(s.val_fraction * len(y))
-        val, train = perm[:n_val], perm[n_val:]
         torch.manual_seed(s.seed * 1000 + run)
         net = mlp(x.shape[1], 1, s.hidden, s.layers, activation=nn.ReLU).to(dev)
         opt = adam(net.parameters(), s.lr)
-        best: list[tuple[float, torch.Tensor, torch.Tensor]] = []  # (val loss, test, val preds)
+        best: list[tuple] = []  # (epoch-choice loss, test, check, epoch-choice predictions)
         for _ in range(s.epochs):
             order = train[torch.randperm(len(train), generator=g).to(dev)]
             net.train()
@@ -109,12 +198,26 @@ def train_anomaly_classifier(
                 opt.step()
             net.eval()
             with torch.no_grad():
-                val_logits = net(x_all[val])
-                entry = (float(bce(val_logits, val)), torch.sigmoid(net(x_test_t)).squeeze(-1))
-                best.append((*entry, torch.sigmoid(val_logits).squeeze(-1)))
+                select_logits = net(x_all[select])
+                best.append(
+                    (
+                        float(bce(select_logits, select)),
+                        predict(net, x_test_t),
+                        predict(net, x_all[check_t]),
+                        torch.sigmoid(select_logits).squeeze(-1),
+                    )
+                )
                 best = sorted(best, key=lambda b: b[0])[: s.best_epochs]  # bounded memory
-        scores.append(torch.stack([b[1] for b in best]).mean(0).cpu().numpy())
-        val_pred = torch.stack([b[2] for b in best]).mean(0).cpu().numpy()
-        val_aucs.append(roc_auc_score(y[val.cpu().numpy()], val_pred))
-    n1 = int(y[val.cpu().numpy()].sum())  # label-1 events in a validation half
-    return ClassifierResult(np.stack(scores), np.array(val_aucs), (n1, n_val - n1))
+        test_mean, check_mean, select_mean = (
+            torch.stack([b[i] for b in best]).mean(0).cpu().numpy() for i in (1, 2, 3)
+        )
+        scores.append(test_mean)
+        check_scores.append(check_mean)
+        selection_aucs.append(roc_auc_score(y[select_rows], select_mean))
+    return ClassifierResult(
+        scores=np.stack(scores),
+        check_scores=np.stack(check_scores),
+        check_labels=y[check].astype(np.int64),
+        check_index=check,
+        selection_auc=np.array(selection_aucs),
+    )

@@ -52,13 +52,17 @@ def read_events(path: str | os.PathLike) -> Events:
 
 
 def write_scores(
-    output, scores: np.ndarray, info: Mapping[str, Any], val_auc: np.ndarray | None = None
+    output,
+    scores: np.ndarray,
+    info: Mapping[str, Any],
+    per_run: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """A method's test scores (runs × n_test), as ``evaluate_point`` reads them: dataset
-    ``scores`` (and ``val_auc`` for classifiers), the run's facts as attributes."""
+    ``scores``, one dataset per entry of ``per_run`` (for classifiers: each run's
+    ``check_auc_per_run`` and ``selection_auc_per_run``), the run's facts as attributes."""
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("scores", data=scores.astype(np.float32))
-        if val_auc is not None:
-            f.create_dataset("val_auc", data=val_auc)
+        for name, values in (per_run or {}).items():
+            f.create_dataset(name, data=values)
         for k, v in info.items():
             f.attrs[k] = v

@@ -24,7 +24,8 @@ def classify(
     seed: int,
     label0_ratio: float | None = None,
 ) -> dict[str, Any]:
-    """Train a method's classifier ensemble and write its test scores (runs × n_test).
+    """Train a method's classifier ensemble and write its test scores (runs × n_test),
+    with its null check on the check slice held out from every run (``null_check``).
 
     ``label0_ratio`` caps the label-0 set at that multiple of label 1 (the idealized
     detector's true background is as large as CATHODE's template, no larger).
@@ -40,17 +41,25 @@ def classify(
         "n_label1": len(x1),
         "n_label0": len(x0),
         "runs": s.runs,
+        "check_fraction": s.check_fraction,
         **check,
     }
-    write_scores(output, result.scores, info, val_auc=result.val_auc)
+    per_run = {
+        "check_auc_per_run": result.check_auc_per_run,
+        "selection_auc_per_run": result.selection_auc,  # biased: those events chose the epochs
+    }
+    write_scores(output, result.scores, info, per_run)
     log.info(
-        "%s: %d vs %d events, %d runs; validation AUC %.4f (null spread %.4f, pull %+.1f)",
+        "%s: %d vs %d events, %d runs; check AUC %.4f on %d vs %d held-out events"
+        " (null spread %.4f, pull %+.1f)",
         method,
         len(x1),
         len(x0),
         s.runs,
-        check["val_auc"],
+        check["check_auc"],
+        check["n_check_label1"],
+        check["n_check_label0"],
         check["null_sigma"],
-        check["pull"],
+        check["null_pull"],
     )
     return info

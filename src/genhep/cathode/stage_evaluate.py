@@ -15,6 +15,17 @@ from genhep.cathode.files import read_events
 from genhep.cathode.sic import run_summary
 from genhep.io.atomic import atomic_path, write_text_atomic
 
+# A classifier's null check and sizes, as its scores file's attributes carry them.
+CHECK_KEYS = (
+    "check_auc",
+    "null_sigma",
+    "null_pull",
+    "n_check_label1",
+    "n_check_label0",
+    "n_label1",
+    "n_label0",
+)
+
 
 def evaluate_point(
     score_paths: Mapping[str, str | os.PathLike],
@@ -24,7 +35,8 @@ def evaluate_point(
     p: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Every method's SIC and rejection curves (median, 16–84% band over runs), max SIC
-    above the FPR floor, AUC and the validation null check, for one point."""
+    above the FPR floor, AUC and the null check on the classifiers' check slice, for one
+    point."""
     from genhep.plots import plot_sic_curves
 
     labels = read_events(test_path).label
@@ -42,11 +54,7 @@ def evaluate_point(
             "max_sic_ensemble": s["max_sic_ensemble"],
             "auc": s["auc"].tolist(),
             "runs": s["runs"],
-            **{
-                k: attrs[k]
-                for k in ("val_auc", "null_sigma", "pull", "n_label1", "n_label0")
-                if k in attrs
-            },
+            **{k: attrs[k] for k in CHECK_KEYS if k in attrs},
         }
     first = next(iter(summaries.values()))
     result = {
@@ -89,8 +97,11 @@ SUMMARY_COLUMNS = (
     "max_sic_84",
     "max_sic_ensemble",
     "auc_median",
-    "val_auc",
+    "check_auc",
     "null_pull",
+    "null_sigma",
+    "n_check_label1",
+    "n_check_label0",
     "fpr_floor",
     "runs",
 )
@@ -115,8 +126,12 @@ def summary_rows(evaluations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
                     "max_sic_84": m["max_sic"][2],
                     "max_sic_ensemble": m["max_sic_ensemble"],
                     "auc_median": m["auc"][1],
-                    "val_auc": m.get("val_auc", float("nan")),
-                    "null_pull": m.get("pull", float("nan")),
+                    # NaN/None for methods without a classifier (ANODE)
+                    "check_auc": m.get("check_auc", float("nan")),
+                    "null_pull": m.get("null_pull", float("nan")),
+                    "null_sigma": m.get("null_sigma", float("nan")),
+                    "n_check_label1": m.get("n_check_label1"),
+                    "n_check_label0": m.get("n_check_label0"),
                     "fpr_floor": e["fpr_floor"],
                     "runs": m["runs"],
                 }
@@ -130,12 +145,14 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         "",
         "Max SIC = max over working points of TPR/sqrt(FPR), with FPR above the floor set by "
         "the test statistics; median and 16-84% band over the classifier runs. "
-        "Validation AUC: label 1 vs label 0 on each run's held-out half (0.5 when the "
-        "template is indistinguishable from the data); pull: its distance from 0.5 in "
-        "units of the null spread.",
+        "Check AUC: label 1 vs label 0 on a check slice held out from every classifier "
+        "run (never trained on, never used to choose epochs), scored by the runs' mean "
+        "prediction: 0.5 when the template is indistinguishable from the data; null pull: "
+        "its distance from 0.5 in units of its spread under the null, from the check "
+        "slice's own counts.",
         "",
         "| method | SR centre [TeV] | seed | injected | S in SR | B in SR | S/B [%] | S/sqrt(B) "
-        "| max SIC (median [16%, 84%]) | ensemble | test AUC | val AUC (pull) | FPR floor |",
+        "| max SIC (median [16%, 84%]) | ensemble | test AUC | check AUC (null pull) | FPR floor |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
     ]
     for r in rows:
@@ -145,6 +162,6 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
             f"| {r['s_over_sqrt_b']:.2f} "
             f"| {r['max_sic_median']:.2f} [{r['max_sic_16']:.2f}, {r['max_sic_84']:.2f}] "
             f"| {r['max_sic_ensemble']:.2f} | {r['auc_median']:.3f} "
-            f"| {r['val_auc']:.3f} ({r['null_pull']:+.1f}) | {r['fpr_floor']:.1e} |"
+            f"| {r['check_auc']:.3f} ({r['null_pull']:+.1f}) | {r['fpr_floor']:.1e} |"
         )
     return "\n".join(lines) + "\n"
