@@ -7,7 +7,8 @@ What it takes care of, so that the families only say what their loss is:
 * determinism: the epoch's shuffle comes from its own seeded generator, and the global
   RNG state is part of every checkpoint, so a resumed run continues the same stream;
 * validation loss every epoch, best-epoch selection, keeping the k best epochs
-  (CATHODE samples from its 10 best epochs), early stopping;
+  (CATHODE samples from its 10 best epochs), early stopping; or, with
+  ``select_best=False``, a fixed budget that keeps the last epoch;
 * checkpoints every N epochs and on SIGTERM (at the next batch boundary), resume from
   the last checkpoint when the run's fingerprint matches; one trainer per checkpoint
   (an exclusive lock next to it, ``genhep.locks``);
@@ -55,6 +56,9 @@ class TrainSettings:
     patience: int = 10  # epochs without improvement before stopping; 0 = never stop early
     checkpoint_every: int = 1  # epochs
     best_k: int = 1  # keep the k best epochs' weights
+    # False: no selection and no early stopping; the model keeps the last epoch's weights
+    # (validation loss is still computed and logged, but picks nothing).
+    select_best: bool = True
     device: str = "auto"
     amp: bool = False  # bf16 autocast on CUDA; ignored on CPU
     tf32: bool = False  # TF32 matrix products on CUDA; ignored on CPU
@@ -319,7 +323,10 @@ class Trainer:
                 record["seconds"] = elapsed + time.perf_counter() - start
                 history.append(record)
                 best.append({"epoch": epoch, "val_loss": val_loss, "state": _clone_state(model)})
-                best = sorted(best, key=lambda b: b["val_loss"])[: s.best_k]
+                if s.select_best:
+                    best = sorted(best, key=lambda b: b["val_loss"])[: s.best_k]
+                else:  # the last epoch is the result, whatever its validation loss
+                    best = best[-1:]
                 bad_epochs = 0 if best[0]["epoch"] == epoch else bad_epochs + 1
                 epoch, batch, partial = epoch + 1, 0, {}
                 self._report(record, bar)

@@ -48,7 +48,8 @@ if __name__ == "__main__":
         "--params",
         type=json_arg,
         required=True,
-        help='{"seeds", "n_train", "n_generated", "quantiles", "train": {...}, "model": {...}}'
+        help='{"seeds", "first_seed", "n_train", "n_generated", "quantiles", "train": {...},'
+        ' "model": {...}}'
         " (missing keys: the family's defaults in genhep.amplification.STUDY_DEFAULTS)",
     )
     p.add_argument("--output", type=Path, required=True, help="the family's results (JSON)")
