@@ -96,8 +96,14 @@ def test_cathode_cpu_yaml_plans_its_own_sizes_and_nothing_of_config_yaml():
 def test_pythia_yaml_plans_pythia_shards_and_its_own_training():
     out = plan("--configfile", "config/pythia.yaml")
     shards = commands(out, "generate_pythia.py")
-    assert len(shards) == 6  # 4 QCD + 2 signal shards
-    assert {json.loads(c["--params"])["pthat_min"] for c in shards} == {1200.0}
+    assert len(shards) == 8  # 6 QCD + 2 signal shards
+    # The generator cut sits below the LHCO R&D trigger, which ingestion applies to the
+    # leading jet: the trigger, not pTHatMin, sets the mjj spectrum's shape.
+    assert {json.loads(c["--params"])["pthat_min"] for c in shards} == {900.0}
+    ingests = commands(out, "ingest.py")
+    assert ingests and all(
+        json.loads(c["--selection"])["leading_jet_min_pt"] == 1.2 for c in ingests
+    )
     assert not commands(out, "generate_toy.py") or all(
         "cathode" in c["--output"] for c in commands(out, "generate_toy.py")
     )

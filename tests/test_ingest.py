@@ -75,6 +75,40 @@ def test_mjj_window_and_eta_cut_are_applied_and_counted(small_event_file, tmp_pa
     assert prov["events_kept"] == 1
 
 
+def test_leading_jet_trigger_cuts_on_the_leading_jet_and_is_counted(small_event_file, tmp_path):
+    # Leading jets 1000 and 1200 GeV (the third event has one jet): a 1.1 TeV trigger
+    # keeps the second event only, and the provenance says why the first went.
+    sel = Selection(leading_jet_min_pt=1.1)
+    prov = ingest([small_event_file], resolve_mapping("genhep"), tmp_path / "t.h5", sel)
+    assert prov["events_kept"] == 1
+    assert prov["dropped_trigger"] == 1 and prov["dropped_fewer_than_2_jets"] == 1
+    assert "leading jet pt >= 1.1 TeV (trigger)" in prov["selection"]
+    table, _ = read_table(tmp_path / "t.h5")
+    assert table["label"].tolist() == [1]
+    # Nothing passes a 1.3 TeV trigger: the usual "no events left" error names the cut.
+    with pytest.raises(GenhepError, match=r"trigger: 2"):
+        ingest(
+            [small_event_file],
+            resolve_mapping("genhep"),
+            tmp_path / "u.h5",
+            Selection(leading_jet_min_pt=1.3),
+        )
+    assert not (tmp_path / "u.h5").exists()
+
+
+def test_trigger_on_a_feature_table_is_refused_by_its_config_key(tmp_path):
+    out = tmp_path / "f.h5"
+    (tmp_path / "lhco.root").write_bytes(b"")  # refused before it is read
+    with pytest.raises(GenhepError, match=r"ingest\.selection\.leading_jet_min_pt: .*lhco.root"):
+        ingest(
+            [tmp_path / "lhco.root"],
+            resolve_mapping("lhco_flat"),
+            out,
+            Selection(leading_jet_min_pt=1.2),
+        )
+    assert not out.exists()
+
+
 def test_delphes_preset_picks_tau_by_index_from_the_fixed_size_branch():
     # uproot's writer cannot write a jagged fixed-size branch such as Delphes'
     # 'FatJet.Tau[5]' (it mis-sizes the baskets), so this test feeds the reader's output

@@ -79,7 +79,7 @@ def test_physics_shapes_signal_peaks_and_background_correlation():
         labels.append(chunk["label"])
     f = {k: np.concatenate([x[k] for x in feats]) for k in feats[0]}
     sig = np.concatenate(labels) == 1
-    # Signal: mjj at the W' mass, lighter jet at m_Y, mass difference m_X - m_Y, two-prong.
+    # Signal: mjj at the resonance mass, lighter jet at m_Y, mass difference m_X - m_Y, two-prong.
     assert np.median(f["mjj"][sig]) == pytest.approx(3.5, abs=0.01)
     assert np.median(f["mj_min"][sig]) == pytest.approx(0.1, abs=0.005)
     assert np.median(f["delta_mj"][sig]) == pytest.approx(0.4, abs=0.01)
@@ -113,3 +113,36 @@ def test_bad_toy_config_names_the_key():
         ToyParams.from_config({"n_evnts": 10})
     with pytest.raises(GenhepError, match="toy.background.mjj_min"):
         ToyParams.from_config({"background": {"mjj_min": 8.0}})
+
+
+def _cos_theta_star(j1, j2):
+    """cos θ* of the first jet in the dijet rest frame, against the beam axis."""
+    import vector
+
+    p1, p2 = (vector.array({k: j[k] for k in ("pt", "eta", "phi", "mass")}) for j in (j1, j2))
+    return np.asarray(p1.boostCM_of_p4(p1 + p2).costheta)
+
+
+def test_signal_decays_isotropically_like_a_scalar_and_qcd_is_forward():
+    """The toy's signal is a scalar resonance: cos θ* is uniform in the acceptance (a
+    spin-1 W' to two scalars would give sin²θ*, a deficit at the edges); QCD's t- and
+    u-channel poles pile events up at |cos θ*| → c_max."""
+    from scipy import stats
+
+    from genhep.data.toy import _background_pair, _signal_pair
+
+    params = ToyParams(rapidity_sigma=0.0, recoil_pt_scale=0.0)  # the rest frame's z = beam
+    c_max = params.background.cos_theta_max
+    n = 20_000
+    sig = np.abs(_cos_theta_star(*_signal_pair(np.random.default_rng(0), n, params)))
+    spectrum = DijetSpectrum(params.sqrt_s, params.background)
+    rng = np.random.default_rng(1)
+    bkg = np.abs(_cos_theta_star(*_background_pair(rng, n, params, spectrum)))
+    assert sig.max() <= c_max + 1e-9 and bkg.max() <= c_max + 1e-9
+    assert stats.kstest(sig, stats.uniform(0, c_max).cdf).pvalue > 1e-3
+    # The outer fifth of the acceptance holds 20% of isotropic decays; under sin²θ* it
+    # would hold 12%.
+    outer = np.mean(sig > 0.8 * c_max)
+    assert outer == pytest.approx(0.2, abs=4 * np.sqrt(0.2 * 0.8 / n))
+    assert stats.kstest(bkg, stats.uniform(0, c_max).cdf).pvalue < 1e-10
+    assert np.mean(bkg > 0.8 * c_max) > 0.3

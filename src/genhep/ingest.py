@@ -40,15 +40,23 @@ from genhep.io.hdf5 import TableWriter, write_attrs
 from genhep.io.mappings import ENERGY_TO_TEV, JET_ENERGY_KEYS, BranchMapping
 from genhep.io.root import iterate_mapped
 
-DROP_REASONS = ("fewer_than_2_jets", "mjj_window", "nonfinite_feature")
+DROP_REASONS = ("fewer_than_2_jets", "trigger", "mjj_window", "nonfinite_feature")
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Event selection, energies in TeV; ``None`` switches a cut off."""
+    """Event selection, energies in TeV; ``None`` switches a cut off.
+
+    ``leading_jet_min_pt`` is a single-jet trigger: the leading jet (after the per-jet
+    cuts) must have at least this pT. The LHC Olympics R&D sample was recorded with one
+    at 1.2 TeV; with a trigger well above the generator's pTHat threshold, the trigger,
+    not the generator cut, sets the shape of the mjj spectrum. Jet mappings only: a
+    table of event features carries no jets to trigger on.
+    """
 
     min_jet_pt: float = 0.0
     max_abs_eta: float | None = None
+    leading_jet_min_pt: float | None = None
     mjj_min: float | None = None
     mjj_max: float | None = None
 
@@ -60,6 +68,8 @@ class Selection:
         parts = [f"two leading jets with pt >= {self.min_jet_pt} TeV"]
         if self.max_abs_eta is not None:
             parts[0] += f" and |eta| <= {self.max_abs_eta}"
+        if self.leading_jet_min_pt is not None:
+            parts.append(f"leading jet pt >= {self.leading_jet_min_pt} TeV (trigger)")
         if self.mjj_min is not None:
             parts.append(f"mjj >= {self.mjj_min} TeV")
         if self.mjj_max is not None:
@@ -130,15 +140,21 @@ def _chunk_features(
         cols = lhco_features(j1, j2)
         label = None if label is None else label[has_two]
         weight = None if weight is None else weight[has_two]
+        keep = np.ones(len(j1), dtype=bool)
+        if selection.leading_jet_min_pt is not None:
+            keep &= ak.to_numpy(j1.pt) >= selection.leading_jet_min_pt
+            dropped["trigger"] += int((~keep).sum())
     else:
         cols = _flat_columns(arrays, mapping)
-    keep = np.ones(len(next(iter(cols.values()))), dtype=bool)
+        keep = np.ones(len(next(iter(cols.values()))), dtype=bool)
     if "mjj" in cols:
+        window = np.ones_like(keep)
         if selection.mjj_min is not None:
-            keep &= cols["mjj"] >= selection.mjj_min
+            window &= cols["mjj"] >= selection.mjj_min
         if selection.mjj_max is not None:
-            keep &= cols["mjj"] <= selection.mjj_max
-        dropped["mjj_window"] += int((~keep).sum())
+            window &= cols["mjj"] <= selection.mjj_max
+        dropped["mjj_window"] += int((keep & ~window).sum())
+        keep &= window
     finite = np.logical_and.reduce([np.isfinite(v) for v in cols.values()])
     dropped["nonfinite_feature"] += int((keep & ~finite).sum())
     keep &= finite
@@ -227,6 +243,13 @@ def _ingest_sources(
 ) -> dict[str, Any]:
     """Read every source in order, compute features, write ``output`` (atomically);
     returns the provenance, which is also written as the file's attributes."""
+    featured = [s for s in sources if s.mapping.kind != "jets"]
+    if selection.leading_jet_min_pt is not None and featured:
+        raise GenhepError(
+            f"config key ingest.selection.leading_jet_min_pt: {_source_name(featured[0])} is "
+            "read as event features, not jets, so it has no leading jet to trigger on "
+            "(set the cut to null)"
+        )
     columns, units = _table_layout(sources)
     dropped: Counter = Counter({reason: 0 for reason in DROP_REASONS})
     read_per_file: dict[str, int] = {}

@@ -2,15 +2,18 @@
 
 Two processes at √s = 13 TeV, both hadronized:
 
-* background: QCD dijets (``HardQCD:all``) above a pTHat threshold;
-* signal: a stand-in for the LHCO R&D benchmark W' → X Y (X → qq, Y → qq): a heavy
-  neutral scalar H (PDG 35, gg → H) of mass ``m_resonance`` whose only decay is to
-  A (PDG 36, mass ``m_x``) and h (PDG 25, mass ``m_y``), both decaying to light quarks.
-  The kinematics are those of the benchmark: a resonance decaying to two boosted
-  two-prong jets of masses m_x and m_y. Tried first and dropped: a Z' through
-  ``ffbar2gmZZprime`` with one open fermion channel (that process picks its decay among
-  fermion channels: 2 of 30 events held an X), and a W' → X Y channel (Pythia rejects
-  the events: charge not conserved).
+* background: QCD dijets (``HardQCD:all``) above a pTHat threshold. Set the threshold
+  below the trigger (``ingest.selection.leading_jet_min_pt``; config/pythia.yaml: pTHat
+  > 1 TeV, leading jet pT > 1.2 TeV, as in the LHCO R&D sample) so that the jet trigger,
+  not the generator cut, shapes the mjj spectrum;
+* signal: a scalar resonance H → X Y, standing in for the LHCO R&D benchmark W' → X Y
+  (X → qq, Y → qq): a heavy neutral scalar H (PDG 35, gg → H) of mass ``m_resonance``
+  whose only decay is to A (PDG 36, mass ``m_x``) and h (PDG 25, mass ``m_y``), both
+  decaying to light quarks. It decays isotropically (spin 0), unlike a spin-1 W'; the jets
+  are those of the benchmark: two boosted two-prong jets of masses m_x and m_y. Tried
+  first and dropped: a Z' through ``ffbar2gmZZprime`` with one open fermion channel (that
+  process picks its decay among fermion channels: 2 of 30 events held an X), and a
+  W' → X Y channel (Pythia rejects the events: charge not conserved).
 
 Every visible final-state particle (no neutrinos) within ``particle_max_abs_eta`` is
 clustered with anti-kT, R = ``jet_r``; jets above ``jet_min_pt`` are kept, leading
@@ -46,7 +49,7 @@ class PythiaParams:
     seed: int = 1  # shard k runs with seed + k
     sqrt_s: float = 13000.0  # GeV
     pthat_min: float = 1200.0  # GeV, the QCD hard process
-    m_resonance: float = 3500.0  # GeV, Z' (the LHCO W')
+    m_resonance: float = 3500.0  # GeV, the scalar H (the LHCO W' mass)
     m_x: float = 500.0  # GeV
     m_y: float = 100.0  # GeV
     jet_r: float = 1.0

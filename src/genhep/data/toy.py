@@ -6,9 +6,12 @@ Background (QCD dijets)
     so the jet-mass scale grows with mjj: the correlation CATHODE must interpolate.
     τ21 is Beta-distributed with a mean that falls with m/pT (heavier QCD jets look a
     little more two-pronged).
-Signal (W' → X Y → (qq)(qq))
-    mjj is a narrow Gaussian at the W' mass; the two jet masses are narrow peaks at
-    m_X and m_Y; both jets are two-pronged (low τ21).
+Signal (a scalar resonance S → X Y → (qq)(qq))
+    The LHCO R&D topology (there a W' of 3.5 TeV) with a spin-0 parent, as in the Pythia
+    source: mjj is a narrow Gaussian at the resonance mass; the two jet masses are narrow
+    peaks at m_X and m_Y; both jets are two-pronged (low τ21). A scalar decays
+    isotropically: cos θ* is uniform in the dijet rest frame (within the acceptance).
+    A spin-1 W' decaying to two scalars would instead give dN/dcos θ* ∝ sin²θ*.
 Every event
     The two hard jets are built back to back in the dijet rest frame (exact two-body
     kinematics for the chosen jet masses) and boosted to the lab with a longitudinal
@@ -53,12 +56,12 @@ class BackgroundParams:
     tau21_mean: float = 0.72  # mean τ21 at m/pT = 0
     tau21_mass_slope: float = 1.2  # mean τ21 falls by this per unit m/pT
     tau21_concentration: float = 12.0  # Beta a + b: larger is narrower
-    cos_theta_max: float = 0.8  # |cos θ*| acceptance in the dijet frame
+    cos_theta_max: float = 0.8  # acceptance |cos θ*| ≤ this in the dijet rest frame
 
 
 @dataclass(frozen=True)
 class SignalParams:
-    mass: float = 3.5  # TeV, W'
+    mass: float = 3.5  # TeV, the scalar resonance (the LHCO W' mass)
     mass_width: float = 0.07  # TeV, Gaussian width of mjj (natural width and resolution)
     m_x: float = 0.5  # TeV
     m_y: float = 0.1  # TeV
@@ -156,7 +159,12 @@ class DijetSpectrum:
 
 
 def _sample_cos_theta_t_channel(rng: np.random.Generator, n: int, c_max: float) -> np.ndarray:
-    """|cos θ*| from the t-channel-like 1/(1 − c)² shape on [−c_max, c_max], by inversion."""
+    """cos θ* on [−c_max, c_max] with density ∝ 1/(1 − c)² + 1/(1 + c)².
+
+    QCD dijets are dominated by t- and u-channel exchange, whose poles at c = ±1 make the
+    scattering forward. The t-channel half is drawn by inversion (1/(1 − c) is uniform
+    between its values at the ends), and a random sign adds the mirrored u-channel half.
+    """
     a, b = 1.0 / (1.0 + c_max), 1.0 / (1.0 - c_max)
     c = 1.0 - 1.0 / (a + rng.random(n) * (b - a))
     return np.where(rng.random(n) < 0.5, c, -c)
