@@ -161,6 +161,38 @@ def test_time_to_target_and_recipe_parsing():
     )
 
 
+def test_maf_step_benchmark_reports_every_variant(tmp_path):
+    """The GPU step benchmark (NOTES section 10) at a tiny size on the CPU."""
+    out = tmp_path / "step.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            REPO / "benchmarks" / "maf_step.py",
+            "--device",
+            "cpu",
+            "--batches",
+            "32",
+            "64",
+            "--steps",
+            "2",
+            "--events",
+            "2000",
+            "--json",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        env=env_with_venv(),
+        cwd=REPO / "benchmarks",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    bench = json.loads(out.read_text())
+    assert [r["batch"] for r in bench["step_ms"]] == [32, 64]
+    for row in bench["step_ms"]:
+        assert all(row[v] > 0 for v in ("fused", "foreach", "item", "tf32", "bf16"))
+    assert bench["loop_3_epochs_s"] > 0 and "| 64 |" in result.stdout
+
+
 def test_dag_planning_benchmark_counts_jobs(tmp_path):
     """One more sampling shard is one more sampling job per family (7), one more seed a
     whole CATHODE point per level; the printed table has the count."""
