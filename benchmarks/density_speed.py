@@ -108,6 +108,37 @@ def sampling_speed(model, context, batch, repeats, dev):
     return len(context) / timed(draw, dev, repeats)
 
 
+def device_name(dev: torch.device) -> str:
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+
+
+def add_speedups(rows: list[dict], target: float) -> None:
+    """Each row's time to the reference's best validation loss, and its speed-up: the
+    reference's own time to that loss (the epoch it reached it, not its whole run, which
+    goes on for nothing after its best epoch) over the row's. ``rows[0]`` is the reference."""
+    for row in rows:
+        row["time_to_reference_loss_s"] = time_to_target(row["history"], target)
+    reference_time = rows[0]["time_to_reference_loss_s"]
+    for row in rows[1:]:
+        reached = row["time_to_reference_loss_s"]
+        row["speedup_vs_reference"] = reference_time / reached if reached else None
+    rows[0]["speedup_vs_reference"] = None
+
+
+def check_reusable(
+    reuse: dict, hparams: dict, train_events: int, val_events: int, device: str, threads: int
+) -> None:
+    """An earlier reference is only comparable when it trained the same model on as many
+    events, on the same device with as many CPU threads: else its times mean nothing here."""
+    wanted = {"model": hparams, "train_events": train_events, "val_events": val_events,
+              "device": device, "threads": threads}  # fmt: skip
+    differ = [f"{k} {reuse.get(k)!r} (here {v!r})" for k, v in wanted.items() if reuse.get(k) != v]
+    if differ:
+        raise SystemExit(
+            "--reuse-reference: that reference was taken with another " + "; ".join(differ)
+        )
+
+
 def run(
     data_dir: Path,
     device: str = "cpu",
@@ -134,13 +165,7 @@ def run(
     reference = Recipe(REFERENCE.name, 256, 1e-4, reference_epochs)
     rows = []
     if reuse is not None:
-        same = (reuse["model"], reuse["train_events"], reuse["val_events"]) == (
-            hparams,
-            len(x),
-            len(xv),
-        )
-        if not same:
-            raise SystemExit("--reuse-reference: that result is for another model or data size")
+        check_reusable(reuse, hparams, len(x), len(xv), device_name(dev), torch.get_num_threads())
         ref_row = {**reuse["recipes"][0], "reused": True}
     else:
         _, ref_row = train_recipe(reference, data, hparams, device, seed)
@@ -152,15 +177,9 @@ def run(
             model, cv[torch.randint(len(cv), (sample_events,))], sample_batch, repeats, dev
         )
         rows.append(row)
-    for row in rows:
-        row["time_to_reference_loss_s"] = time_to_target(row["history"], target)
-        row["speedup_vs_reference"] = (
-            ref_row["seconds"] / row["time_to_reference_loss_s"]
-            if row["time_to_reference_loss_s"] and row is not ref_row
-            else None
-        )
+    add_speedups(rows, target)
     return {
-        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "device": device_name(dev),
         "threads": torch.get_num_threads(),
         "model": hparams,
         "train_events": len(x),

@@ -161,6 +161,40 @@ def test_time_to_target_and_recipe_parsing():
     )
 
 
+def test_speedup_uses_the_references_own_time_to_its_loss():
+    """NOTES section 3: the reference ran 815.5 s but reached its best loss at 681.9 s; a
+    recipe reaching that loss at 132.1 s is 5.2x faster, not 6.2x."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from density_speed import add_speedups
+
+    reference = {"history": [{"val_loss": 5.4, "seconds": 300.0},
+                             {"val_loss": 5.3186, "seconds": 681.9},
+                             {"val_loss": 5.3190, "seconds": 815.5}], "seconds": 815.5}  # fmt: skip
+    fast = {"history": [{"val_loss": 5.5, "seconds": 60.0}, {"val_loss": 5.3183, "seconds": 132.1}]}
+    slow = {"history": [{"val_loss": 5.33, "seconds": 90.0}]}
+    rows = [reference, fast, slow]
+    add_speedups(rows, 5.3186)
+    assert reference["time_to_reference_loss_s"] == 681.9
+    assert reference["speedup_vs_reference"] is None
+    assert fast["speedup_vs_reference"] == pytest.approx(681.9 / 132.1)
+    assert slow["time_to_reference_loss_s"] is None and slow["speedup_vs_reference"] is None
+
+
+def test_a_reused_reference_must_match_device_threads_model_and_sizes():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from density_speed import CATHODE_MAF, check_reusable
+
+    earlier = {"model": CATHODE_MAF, "train_events": 1000, "val_events": 250,
+               "device": "NVIDIA H100 80GB HBM3", "threads": 16}  # fmt: skip
+    check_reusable(earlier, CATHODE_MAF, 1000, 250, "NVIDIA H100 80GB HBM3", 16)
+    with pytest.raises(SystemExit, match=r"device 'NVIDIA H100 80GB HBM3' \(here 'cpu'\)"):
+        check_reusable(earlier, CATHODE_MAF, 1000, 250, "cpu", 16)
+    with pytest.raises(SystemExit, match=r"threads 16 \(here 2\)"):
+        check_reusable(earlier, CATHODE_MAF, 1000, 250, "NVIDIA H100 80GB HBM3", 2)
+    with pytest.raises(SystemExit, match=r"train_events 1000 \(here 2000\)"):
+        check_reusable(earlier, CATHODE_MAF, 2000, 250, "NVIDIA H100 80GB HBM3", 16)
+
+
 def test_maf_step_benchmark_reports_every_variant(tmp_path):
     """The GPU step benchmark (NOTES section 10) at a tiny size on the CPU."""
     out = tmp_path / "step.json"

@@ -23,7 +23,6 @@ What it takes care of, so that the families only say what their loss is:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -383,10 +382,3 @@ class Trainer:
         log.info(
             "%s epoch %d: %s (%.1f s)", self.model.family, record["epoch"], text, record["seconds"]
         )
-
-
-def copy_model(model: Generator, state: dict[str, Tensor]) -> Generator:
-    """A copy of ``model`` carrying ``state`` (e.g. one of the k best epochs)."""
-    other = copy.deepcopy(model)
-    other.load_state_dict(state)
-    return other
