@@ -111,6 +111,26 @@ def test_pythia_yaml_plans_pythia_shards_and_its_own_training():
     assert train["cfm"]["model"]["ode_steps"] == 20 and train["gan"]["train"]["epochs"] == 15
 
 
+def test_cathode_toy_takes_nested_toy_settings_key_by_key(tmp_path):
+    """cathode.toy.signal changes only the keys it names: a user's toy.signal.mass still
+    reaches CATHODE's toy (a top-level merge used to replace the whole signal section)."""
+    configfile = tmp_path / "heavier.yaml"
+    configfile.write_text(
+        "toy: {n_events: 20000, signal: {mass: 4.0}}\n"
+        "amplification: {enabled: false}\n"
+        "cathode: {toy: {n_events: 200000, signal: {tau21_mean: 0.5}}}\n"
+    )
+    out = plan("--configfile", configfile)
+    cathode_toys = [c for c in commands(out, "generate_toy.py") if "cathode" in c["--output"]]
+    assert cathode_toys
+    for c in cathode_toys:
+        toy = json.loads(c["--params"])
+        assert toy["n_events"] == 200000
+        # The user's mass, CATHODE's τ21, and the toy section's other signal keys.
+        assert toy["signal"]["mass"] == 4.0 and toy["signal"]["tau21_mean"] == 0.5
+        assert toy["signal"]["m_x"] == 0.5 and toy["signal"]["tau21_concentration"] == 12.0
+
+
 def test_no_configfile_plans_config_yaml():
     """From the repository root Snakemake also picks up profiles/default by itself."""
     profile = []

@@ -15,6 +15,18 @@ import yaml
 from genhep.errors import GenhepError
 
 
+def deep_merge(base: dict, top: dict) -> dict:
+    """``base`` with ``top``'s keys on top, merged key by key at every depth: a nested
+    section in ``top`` (e.g. ``cathode.toy.signal``) changes only the keys it names."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
     """Validate ``config`` against the schema and fill in its defaults, in place.
 

@@ -5,7 +5,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from genhep.config import write_effective_config
+from genhep.config import deep_merge, write_effective_config
 from genhep.datasets import dataset_paths
 from genhep.stage_code import stage_sources
 
@@ -220,7 +220,8 @@ def cathode_data_params():
 
 
 def cathode_toy_params():
-    return {**config["toy"], **CATHODE_CFG["toy"]}
+    # Deep: cathode.toy.signal's keys go on top of toy.signal's, not in place of them.
+    return deep_merge(config["toy"], CATHODE_CFG["toy"])
 
 
 def cathode_density_params(family, seed):
