@@ -25,7 +25,7 @@ TEST_LOCK := requirements/test.lock
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 CORES ?= all
-SNAKEMAKE = PATH="$(BIN):$$PATH" $(BIN)/snakemake --snakefile Snakefile \
+SNAKEMAKE = PATH="$(BIN):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile \
 	--configfile config/config.yaml --profile profiles/default --cores $(CORES)
 # The HTCondor executor plugin warns at every Snakemake start when no pool config exists.
 export CONDOR_CONFIG ?= /dev/null
@@ -121,7 +121,7 @@ test: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src workflow/scripts tests benchmarks
-	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 	$(BIN)/ruff format --check src workflow/scripts tests benchmarks
 	PATH="$(BIN):$$PATH" $(BIN)/snakemake --lint --cores 1
 

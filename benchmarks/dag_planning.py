@@ -41,7 +41,7 @@ def plan(config: dict, workdir: Path) -> tuple[int, float]:
     cmd = [
         str(Path(sys.executable).parent / "snakemake"),
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 from model_speed import timed
 
+from genhep.contracts import load_split
 from genhep.models import build_model
-from genhep.preprocess import load_split
 from genhep.training import Trainer, TrainSettings, resolve_device, seed_everything
 
 CATHODE_MAF = {"transforms": 15, "hidden": 128, "layers": 1}

@@ -113,7 +113,7 @@ def bench_cathode_branch(config: Path, workdir: Path, cores: str) -> dict:
         [
             Path(sys.executable).parent / "snakemake",
             "--snakefile",
-            REPO / "Snakefile",
+            REPO / "workflow" / "Snakefile",
             "--directory",
             workdir,
             "--configfile",

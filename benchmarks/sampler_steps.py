@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genhep.contracts import load_split
 from genhep.metrics import classifier_auc, fpd
 from genhep.models import load_model
-from genhep.preprocess import load_split
 
 
 def _split(path: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

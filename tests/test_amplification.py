@@ -13,6 +13,8 @@ Numbers behind the thresholds (Q = 10, 100 training points):
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,29 +22,31 @@ import pytest
 import torch
 import yaml
 
-import genhep.amplification as amplification
+import genhep.amplification.study as study
 from conftest import run_script
-from genhep.amplification import (
+from genhep.amplification.params import (
+    STUDY_DEFAULTS,
     TUNING_SEEDS,
-    Augmented,
+    check_amplification_config,
+    resolve_params,
+    seed_list,
+    study_params,
+)
+from genhep.amplification.report import summarise
+from genhep.amplification.study import resolve_study, run_family, train_on_camel
+from genhep.amplification.truth import (
     amplification_factor,
     camel_cdf,
     camel_quantile_edges,
     camel_sample,
-    check_amplification_config,
     expected_true_mse,
     fit_two_gaussians,
     quantile_fractions,
     quantile_mse,
-    resolve_params,
-    run_family,
-    seed_list,
-    study_params,
-    summarise,
-    train_on_camel,
 )
 from genhep.errors import GenhepError
-from genhep.models import build_model
+from genhep.models import FAMILIES, build_model
+from genhep.models.augmented import Augmented
 from genhep.training import Trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -107,25 +111,50 @@ def test_params_fall_back_to_the_family_defaults_and_are_checked():
     assert p["train"]["lr"] == 3e-3
     assert p["augment"] == 1 and p["standardize"] is True and p["quantiles"] == 10
     assert p["n_generated"][-1] == 1_000_000
+    assert resolve_study("maf", {"seeds": 3, "train": {"epochs": 7}}) == p
     for bad, match in [
         ({"seeds": 0}, "seeds must be"),
         ({"first_seed": -1}, "first_seed must be an integer >= 0"),
         ({"seed": 3}, r"unknown key\(s\) \['seed'\]"),
         ({"n_generated": []}, "n_generated must be"),
         ({"train": {"epoch": 3}}, r"train: unknown setting\(s\) \['epoch'\]"),
-        ({"model": {"hiden": 3}}, "model: maf: unknown hyperparameter"),
     ]:
-        with pytest.raises(GenhepError, match=match):
-            resolve_params("maf", bad)
-    with pytest.raises(GenhepError, match="unknown family"):
-        resolve_params("gann", {})
+        for resolve in (resolve_params, resolve_study):
+            with pytest.raises(GenhepError, match=match):
+                resolve("maf", bad)
+    # The model hyperparameters need a model built (torch): only the study checks them.
+    assert resolve_params("maf", {"model": {"hiden": 3}})["model"]["hiden"] == 3
+    with pytest.raises(GenhepError, match="model: maf: unknown hyperparameter"):
+        resolve_study("maf", {"model": {"hiden": 3}})
+    for resolve in (resolve_params, resolve_study):
+        with pytest.raises(GenhepError, match="unknown family"):
+            resolve("gann", {})
+
+
+def test_the_study_knows_every_family_and_no_other():
+    """params checks family names against STUDY_DEFAULTS (no torch): the same names, in
+    the same order (the error messages list them), as the model registry."""
+    assert list(STUDY_DEFAULTS) == list(FAMILIES)
+
+
+def test_the_settings_module_imports_no_torch():
+    """The workflow's start-up check imports it: it must stay fast."""
+    code = "import sys, genhep.amplification.params; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_config_section_is_checked_at_start_up_naming_the_key():
     check_amplification_config({"families": ["gan", "maf"], "train": {"epochs": 5}})
     with pytest.raises(GenhepError, match=r"key amplification.families\[1\]: unknown family"):
         check_amplification_config({"families": ["gan", "gann"]})
-    with pytest.raises(GenhepError, match="key amplification.overrides.vae: .*'hiden'"):
+    with pytest.raises(GenhepError, match="key amplification.overrides.vae: .*'epoch'"):
+        check_amplification_config(
+            {"families": ["vae"], "overrides": {"vae": {"train": {"epoch": 1}}}}
+        )
+
+
+def test_config_model_hyperparameters_are_checked_at_start_up():
+    with pytest.raises(GenhepError, match="key amplification.overrides.vae.model: .*'hiden'"):
         check_amplification_config(
             {"families": ["vae"], "overrides": {"vae": {"model": {"hiden": 1}}}}
         )
@@ -172,7 +201,7 @@ def test_camel_training_keeps_the_last_epoch_not_the_best_fit(monkeypatch):
             self.result = super().fit(*args)
             return self.result
 
-    monkeypatch.setattr(amplification, "Trainer", Spy)
+    monkeypatch.setattr(study, "Trainer", Spy)
     x = camel_sample(100, np.random.default_rng(3))
     settings = {"epochs": 60, "batch_size": 25, "lr": 1e-2}
     trained = train_on_camel("maf", x, settings, {"transforms": 2, "hidden": 16}, seed=3)

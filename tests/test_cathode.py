@@ -354,6 +354,7 @@ def toy_events(n_events, seed):
 FEATURES = ("mj_min", "delta_mj", "tau21_min", "tau21_max")
 
 
+@pytest.mark.slow  # a MAF on 400k events and 3 classifier runs: about a minute
 def test_null_template_is_indistinguishable_from_signal_free_data(tmp_path):
     """No signal injected: a MAF trained on the sidebands and interpolated into the SR
     gives a template the classifier cannot tell from the SR data. Its check AUC

@@ -180,7 +180,7 @@ def test_plans_with_sdm_apptainer(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^total\s+\d+$", result.stdout, re.M)
-    snakefile = (REPO / "Snakefile").read_text()
+    snakefile = (REPO / "workflow" / "Snakefile").read_text()
     image = re.search(r'^container: "docker://([^"]+)"', snakefile, re.M).group(1)
     assert image.endswith(":0.1.0")  # the package's version (pyproject), as README says
 

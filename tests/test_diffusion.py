@@ -206,7 +206,7 @@ def test_a_network_error_is_not_amplified_by_the_default():
     "hparams, message",
     [
         ({"schedule": "quadratic"}, "schedule must be one of"),
-        ({"prediction": "x0"}, "prediction must be v or eps"),
+        ({"prediction": "x0"}, "prediction must be one of None, v, eps"),
         ({"prediction": "eps"}, "schedule cosine_zero_snr needs prediction v"),
     ],
 )

@@ -186,7 +186,8 @@ def test_real_cms_nanoaod_ttbar_through_its_ak4_jets(tmp_path):
 
 
 def test_weight_branch_is_carried_into_the_table_and_the_splits(tmp_path):
-    from genhep.preprocess import load_split, preprocess
+    from genhep.contracts import load_split
+    from genhep.preprocess import preprocess
 
     rng = np.random.default_rng(0)
     n = 400

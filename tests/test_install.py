@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import tomllib
 import yaml
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -264,6 +265,27 @@ def test_licence_and_citation_agree_with_pyproject():
     assert citation["title"].startswith("genhep") and citation["message"]
 
 
-def test_no_conda_env_file_is_shipped():
-    # envs/genhep.yaml pip-installed `..`, which Snakemake's conda directory cannot resolve.
+def test_conda_env_file_pins_the_locks_versions_and_no_relative_path():
+    """workflow/envs/genhep.yaml (the catalog layout) pins what run.lock pins for Python 3.11
+    and the Makefile's torch; it pip-installs no relative path, which Snakemake's copy of
+    the file in .snakemake/conda could not resolve (envs/genhep.yaml once did)."""
     assert not (REPO / "envs" / "genhep.yaml").exists()
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "genhep.yaml").read_text())
+    pins = {}
+    for dep in env["dependencies"]:
+        assert isinstance(dep, str), f"no pip section (relative paths break): {dep}"
+        if "==" in dep:
+            name, version = dep.split("==")
+            pins[{"pytorch": "torch", "python-xxhash": "xxhash"}.get(name, name)] = version
+    py311 = {"python_version": "3.11", "python_full_version": "3.11.7"}
+    locked = {}
+    for line in (REPO / "requirements" / "run.lock").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)(?: ; ([^\\]+))?", line)
+        if m and (m[3] is None or Marker(m[3].strip()).evaluate(py311)):
+            locked[m[1].lower()] = m[2]
+    torch_pin = re.search(r"^TORCH_PIN \?= torch==(\S+)$", (REPO / "Makefile").read_text(), re.M)
+    locked["torch"] = torch_pin[1]
+    locked["matplotlib-base"] = locked["matplotlib"]
+    wrong = {k: (v, locked.get(k)) for k, v in pins.items() if locked.get(k) != v}
+    assert not wrong, f"workflow/envs/genhep.yaml pins other versions than the locks: {wrong}"
+    assert len(pins) >= 15

@@ -233,7 +233,7 @@ def test_killed_snakemake_stops_its_trainer_and_the_rerun_resumes_to_the_same_we
     (run / "run.yaml").write_text(yaml.safe_dump(config))
     cmd = [
         Path(sys.executable).parent / "snakemake",
-        *("--snakefile", REPO / "Snakefile", "--directory", run),
+        *("--snakefile", REPO / "workflow" / "Snakefile", "--directory", run),
         *("--configfile", run / "run.yaml", "--cores", "2", MODEL),
     ]
     ckpt = run / "results" / "checkpoints" / "maf.pt"

@@ -10,18 +10,15 @@ import pytest
 from scipy.integrate import cumulative_trapezoid
 from scipy.stats import norm
 
+from genhep.bounds import BOUND_NUDGE
+from genhep.contracts import load_split
 from genhep.errors import GenhepError
 from genhep.evaluate import count_unphysical, heldout_nll, split_bounds, unphysical_counts
 from genhep.features import FEATURE_BOUNDS
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
-from genhep.preprocess import (
-    BOUND_NUDGE,
-    Preprocessor,
-    TransformChain,
-    load_split,
-    preprocess,
-)
+from genhep.preprocess import preprocess
+from genhep.transforms import Preprocessor, TransformChain
 
 NAMES = ["mj_min", "delta_mj", "tau21_min", "tau21_max"]
 STEPS = ["minmax", "logit", "standardize"]
@@ -90,7 +87,7 @@ def test_inverse_of_any_preprocessed_value_stays_inside_the_physical_bounds():
 def test_inverse_of_the_unit_interval_ends_is_never_rounded_past_the_bounds():
     """u (hi − lo) + lo at u = 1 rounds above hi for ~5 % of (lo, hi) pairs in float64; an
     upper bound that is a physical one (a user's [null, 2.5]) must still hold."""
-    from genhep.preprocess import MinMax
+    from genhep.transforms import MinMax
 
     rng = np.random.default_rng(0)
     lo, hi = rng.uniform(-1, 1, 100_000), rng.uniform(1, 3, 100_000)
@@ -318,7 +315,7 @@ def test_preprocess_script_takes_bounds_from_its_params(tmp_path):
 
 
 def test_leaderboard_shows_both_nlls_and_the_unphysical_fraction():
-    from genhep.evaluate import leaderboard_markdown, leaderboard_rows
+    from genhep.report import leaderboard_markdown, leaderboard_rows
 
     table = {"mj_min": np.array([-0.1, 0.2, 0.3, 0.4]), "tau21_min": np.array([0.5] * 4)}
     truth = {"metrics": {"auc_gbdt": 0.5}, "unphysical": unphysical_counts(table, {})}

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from conftest import feature_table
+from genhep.contracts import load_split
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
-from genhep.preprocess import Preprocessor, TransformChain, load_split, preprocess, split_indices
+from genhep.preprocess import preprocess, split_indices
+from genhep.transforms import Preprocessor, TransformChain
 
 
 def test_chain_round_trip_to_1e6():

@@ -10,6 +10,7 @@ from conftest import REPO
 from genhep.config import (
     SKIP_GPU_CHECK,
     check_cathode_config,
+    check_config,
     check_devices,
     execution_site,
     gpu_visible,
@@ -189,9 +190,9 @@ def test_unused_devices_are_not_checked():
 
 
 def test_a_familys_own_device_is_checked():
-    config = config_with(families={"maf": {"train": {"device": "gpu"}}})
+    # The schema knows a family's train keys (from TrainSettings): a bad device fails there.
     with pytest.raises(GenhepError) as err:
-        check_devices(config, "here", gpu=True)
+        config_with(families={"maf": {"train": {"device": "gpu"}}})
     assert str(err.value) == (
         "invalid config: key families.maf.train.device: 'gpu' is not one of: "
         "auto (CUDA if present), cpu, cuda or cuda:N"
@@ -242,3 +243,56 @@ def test_bad_split_stops_a_dry_run_with_one_line_naming_the_key(tmp_path):
         "(train 0.5 + val 0.2 + test 0.2 = 0.9)"
     ], out
     assert not (tmp_path / "results").exists()
+
+
+# --- every config error names its key (in process: the Snakefile calls check_config) ------
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"toy": {"n_events": "many"}}, "n_events"),
+        ({"toy": {"n_event": 5}}, "n_event"),
+        ({"preprocess": {"transforms": ["minmax", "sqrt"]}}, "transforms"),
+        ({"sorce": "toy"}, "sorce"),
+        ({"train": {"families": ["gan", "transformer"]}}, "train.families[1]"),
+        ({"families": {"vae": {"model": {"latent": 3}}}}, "families.vae.model"),
+        ({"families": {"maf": {"train": {"epoch": 3}}}}, "families.maf.train"),
+        ({"cathode": {"families": ["maf", "gpt"]}}, "cathode.families[1]"),
+        ({"cathode": {"families": ["gan"], "methods": ["anode"]}}, "cathode.methods"),
+        ({"cathode": {"windows": [3.5, 6.9], "mjj_range": [2.6, 7.0]}}, "cathode.windows[1]"),
+        ({"cathode": {"methods": ["cathode", "lstm"]}}, "cathode.methods"),
+        ({"cathode": {"density": {"families": {"maf": {"model": {"blocks": 3}}}}}}, "maf.model"),
+        ({"cathode": {"classifier": {"epoch": 3}}}, "cathode.classifier"),
+        ({"train": {"epochs": 0}}, "train.epochs"),
+        ({"families": {"diffusion": {"model": {"schedule": "cosin"}}}}, "families.diffusion"),
+        ({"families": {"cfm": {"model": {"hidden": 2.5}}}}, "families.cfm.model"),
+        ({"cathode": {"density": {"train": {"lr_floor": 2}}}}, "cathode.density.train"),
+        ({"amplification": {"overrides": {"maf": {"model": {"layer": 2}}}}}, "amplification"),
+    ],
+)
+def test_invalid_config_names_the_key(config, key, capsys):
+    with pytest.raises(GenhepError) as err:
+        check_config(config, SCHEMA)
+    message = str(err.value)
+    assert message.startswith("invalid config: key ") and "\n" not in message
+    assert key in message.removeprefix("invalid config: key ").split(":")[0] + message
+    assert "'properties':" not in message  # names the key, not the whole schema
+
+
+def test_shipped_configs_pass_the_start_up_checks():
+    """Every shipped config (and the catalog's test config) passes, without torch."""
+    import subprocess
+    import sys
+
+    configs = [*sorted((REPO / "config").glob("*.yaml")), REPO / ".test/config/config.yaml"]
+    code = (
+        "import sys, yaml; from genhep.config import check_config\n"
+        "for path in sys.argv[2:]:\n"
+        "    check_config(yaml.safe_load(open(path)), sys.argv[1], gpu=True)\n"
+        "assert 'torch' not in sys.modules, 'the start-up checks imported torch'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, SCHEMA, *configs], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -16,9 +16,9 @@ def check(*cmd):
 
 def test_ruff_lint_and_format():
     paths = ["src", "workflow/scripts", "tests", "benchmarks"]
-    check(BIN / "ruff", "check", *paths)
-    check(BIN / "ruff", "format", "--check", *paths)
+    check(BIN / "ruff", "check", "--no-cache", *paths)
+    check(BIN / "ruff", "format", "--check", "--no-cache", *paths)
 
 
 def test_snakefmt():
-    check(BIN / "snakefmt", "--check", "Snakefile", "workflow/rules")
+    check(BIN / "snakefmt", "--check", "workflow/Snakefile", "workflow/rules")

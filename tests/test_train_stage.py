@@ -6,12 +6,14 @@ import subprocess
 import sys
 import time
 
+import h5py
 import pytest
 import torch
 
 from conftest import SCRIPTS, env_with_venv
 from genhep.io.atomic import atomic_path
 from genhep.models import load_model
+from genhep.transforms import Preprocessor, TransformChain
 
 pytestmark = pytest.mark.slow
 
@@ -22,10 +24,6 @@ PARAMS = {
 
 
 def write_split(path, n, seed):
-    import h5py
-
-    from genhep.preprocess import Preprocessor, TransformChain
-
     g = torch.Generator().manual_seed(seed)
     pre = Preprocessor(TransformChain(["a", "b"], []), TransformChain(["m"], []))
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:

@@ -35,7 +35,9 @@ as fast and covers every case above.
 **One trainer per checkpoint.** A stage with a ``--checkpoint`` (training) takes that
 checkpoint's lock (``genhep.locks``) before anything else, its log included: a second
 trainer on the same checkpoint stops with one error line naming the first's PID and
-writes nothing, not even over the first one's log.
+writes nothing, not even over the first one's log. (``Trainer.fit`` takes the lock too,
+for every training with a checkpoint; under the stage that is a no-op, the lock being
+re-entrant.)
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genhep.errors import GenhepError
+from genhep.gpu_slots import gpu_for_this_job
 from genhep.locks import checkpoint_lock
 
 log = logging.getLogger("genhep")
@@ -101,8 +104,6 @@ def run(
     whole run, before the log is opened. Under Snakemake the stage stops (SIGTERM to
     itself) when Snakemake is gone (see the module's docstring).
     """
-    from genhep.gpu_slots import gpu_for_this_job
-
     checkpoint = getattr(args, "checkpoint", None)
     with contextlib.ExitStack() as stack:
         if checkpoint:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import math
 import os
 import re
@@ -12,7 +15,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from genhep.amplification.params import check_amplification_config
 from genhep.errors import GenhepError
+from genhep.hparams import FAMILY_NAMES, FAMILY_SPECS, family_hparams, unknown_family
+from genhep.input_checks import check_inputs, input_datasets
+from genhep.io.atomic import write_text_atomic
+from genhep.settings import RESOURCE_KEYS, ClassifierSettings, TrainSettings, schema_properties
 
 
 def deep_merge(base: dict, top: dict) -> dict:
@@ -27,30 +35,68 @@ def deep_merge(base: dict, top: dict) -> dict:
     return merged
 
 
+def load_schema(schema_path: str | os.PathLike) -> dict[str, Any]:
+    """The config schema, with the sections that typed settings define added from them
+    (``genhep.settings``): the YAML file does not repeat their keys and defaults."""
+    return copy.deepcopy(_schema(os.fspath(schema_path)))
+
+
+@functools.cache
+def _schema(schema_path: str) -> dict[str, Any]:
+    with open(schema_path) as f:
+        schema = yaml.safe_load(f)
+    props = schema["properties"]
+    props["train"]["properties"].update(schema_properties(TrainSettings))
+    overrides = schema_properties(TrainSettings, defaults=False)
+    family_train = props["families"]["additionalProperties"]["properties"]["train"]
+    family_train.update(additionalProperties=False, properties=_with_resources(overrides))
+    cathode = props["cathode"]["properties"]
+    density_train = cathode["density"]["properties"]["train"]
+    density_train.update(additionalProperties=False, properties=overrides)
+    classifier = cathode["classifier"]["properties"]
+    classifier.update({**schema_properties(ClassifierSettings), **classifier})
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+    return schema
+
+
+def _with_resources(props: dict[str, Any]) -> dict[str, Any]:
+    """Override properties plus the job resources a family's own train section may set."""
+    resources = {key: {"type": "integer", "minimum": 1} for key in RESOURCE_KEYS}
+    return {**props, **resources}
+
+
+def _filling_defaults(validator_class: Any) -> Any:
+    """A validator that fills each missing property's default, then validates (the
+    jsonschema FAQ's recipe, as Snakemake's validate does), copying mutable defaults."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
 def validate_config(config: dict, schema_path: str | os.PathLike) -> None:
     """Validate ``config`` against the schema and fill in its defaults, in place.
 
-    Snakemake's own validator fills the defaults; on failure its message prints the
-    whole schema, so the error is re-derived here to name just the key and the problem.
+    The message names just the offending key and the problem, in one line.
     """
-    from snakemake.utils import validate
-
-    try:
-        validate(config, str(schema_path), set_default=True)
-    except Exception as err:
-        with open(schema_path) as f:
-            schema = yaml.safe_load(f)
-        validator = jsonschema.validators.validator_for(schema)(schema)
-        best = jsonschema.exceptions.best_match(validator.iter_errors(config))
-        if best is None:
-            raise
-        key = config_key(best.absolute_path)
-        message = best.message
-        if best.validator == "pattern" and "description" in best.schema:
-            what = best.schema["description"]
-            what = what if what.startswith(("a ", "an ")) else f"one of: {what}"
-            message = f"{best.instance!r} is not {what}"
-        raise GenhepError(f"invalid config: key {key}: {message}") from err
+    schema = _schema(os.fspath(schema_path))  # read only here: the cached one
+    filler = _filling_defaults(jsonschema.validators.validator_for(schema))(schema)
+    best = jsonschema.exceptions.best_match(filler.iter_errors(config))
+    if best is None:
+        return
+    key = config_key(best.absolute_path)
+    message = best.message
+    if best.validator == "pattern" and "description" in best.schema:
+        what = best.schema["description"]
+        what = what if what.startswith(("a ", "an ")) else f"one of: {what}"
+        message = f"{best.instance!r} is not {what}"
+    raise GenhepError(f"invalid config: key {key}: {message}")
 
 
 def config_key(path) -> str:
@@ -64,10 +110,6 @@ def config_key(path) -> str:
 def write_effective_config(config: dict, sources: list, path: str | os.PathLike) -> None:
     """Write the config a run uses (its config files plus the schema's defaults) as YAML,
     so every result directory says which settings made it."""
-    import json
-
-    from genhep.io.atomic import write_text_atomic
-
     header = "".join(f"#   {source}\n" for source in sources) or "#   (no config file)\n"
     text = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=False)
     write_text_atomic(
@@ -81,75 +123,54 @@ def write_effective_config(config: dict, sources: list, path: str | os.PathLike)
 
 
 def check_families(config: dict) -> None:
-    """Every listed family exists and its hyperparameters build a model (names the key)."""
-    from genhep.models import FAMILIES, build_model
-    from genhep.training import TrainSettings
-
+    """Every listed family exists, and its hyperparameters and training settings are known
+    and valid (names the key). Uses the families' declared hyperparameters: no model is
+    built, no torch imported."""
     for i, family in enumerate(config["train"]["families"]):
-        if family not in FAMILIES:
-            raise GenhepError(
-                f"invalid config: key train.families[{i}]: unknown family {family!r} "
-                f"(known: {', '.join(FAMILIES)})"
-            )
-    known_settings = set(vars(TrainSettings())) | {"threads", "runtime", "mem_mb"}
+        if family not in FAMILY_SPECS:
+            raise unknown_family(family, f"train.families[{i}]")
     for family, section in config["families"].items():
-        if family not in FAMILIES:
-            raise GenhepError(
-                f"invalid config: key families.{family}: unknown family "
-                f"(known: {', '.join(FAMILIES)})"
-            )
-        bad = set(section.get("train", {})) - known_settings
-        if bad:
-            raise GenhepError(
-                f"invalid config: key families.{family}.train: unknown setting(s) {sorted(bad)}"
-            )
-        try:
-            build_model(family, 2, 1, section.get("model", {}))
-        except GenhepError as err:
-            cause = err.__cause__ or err
-            raise GenhepError(f"invalid config: key families.{family}.model: {cause}") from None
+        if family not in FAMILY_SPECS:
+            raise unknown_family(family, f"families.{family}")
+        family_hparams(family, section.get("model", {}))
+        _check_train_settings(section.get("train", {}), f"families.{family}.train")
+
+
+def _check_train_settings(section: dict, key: str) -> None:
+    settings = {k: v for k, v in section.items() if k not in RESOURCE_KEYS}
+    try:
+        TrainSettings.from_config(settings, key)
+    except GenhepError as err:
+        raise GenhepError(f"invalid config: key {str(err).removeprefix('config key ')}") from None
 
 
 def check_cathode_config(section: dict) -> None:
     """Start-up check of the 'cathode' section (names the key): density families exist and
-    build, their training settings are known, ANODE only with a likelihood, SRs in range."""
-    from genhep.models import FAMILIES, build_model
-    from genhep.training import TrainSettings
-
-    known_settings = set(vars(TrainSettings()))
+    their hyperparameters and training settings are valid, ANODE only with a likelihood,
+    SRs in range. Uses the families' declared hyperparameters: no torch."""
     for i, family in enumerate(section["families"]):
-        if family not in FAMILIES:
-            raise GenhepError(
-                f"invalid config: key cathode.families[{i}]: unknown family {family!r} "
-                f"(known: {', '.join(FAMILIES)})"
-            )
-        if "anode" in section["methods"] and not FAMILIES[family].has_log_prob:
+        if family not in FAMILY_SPECS:
+            raise unknown_family(family, f"cathode.families[{i}]")
+        if "anode" in section["methods"] and not FAMILY_SPECS[family].has_log_prob:
+            with_density = [f for f, spec in FAMILY_SPECS.items() if spec.has_log_prob]
             raise GenhepError(
                 f"invalid config: key cathode.methods: anode needs a density, and family "
-                f"{family!r} has no likelihood (families with one: "
-                f"{', '.join(f for f, cls in FAMILIES.items() if cls.has_log_prob)})"
+                f"{family!r} has no likelihood (families with one: {', '.join(with_density)})"
             )
     density = section["density"]
-    bad = set(density["train"]) - known_settings
-    if bad:
-        raise GenhepError(
-            f"invalid config: key cathode.density.train: unknown setting(s) {sorted(bad)}"
-        )
+    _check_train_settings(density["train"], "cathode.density.train")
     for family, own in density["families"].items():
         key = f"cathode.density.families.{family}"
-        if family not in FAMILIES:
-            raise GenhepError(f"invalid config: key {key}: unknown family")
-        bad = set(own) - {"model", "train"} or set(own.get("train", {})) - known_settings
+        if family not in FAMILY_SPECS:
+            raise unknown_family(family, key)
+        bad = set(own) - {"model", "train"}
         if bad:
             raise GenhepError(f"invalid config: key {key}: unknown key(s) {sorted(bad)}")
-        try:
-            build_model(family, 2, 1, own.get("model", {}))
-        except GenhepError as err:
-            raise GenhepError(f"invalid config: key {key}.model: {err.__cause__ or err}") from None
-    from genhep.cathode.classifier import ClassifierSettings
-
+        family_hparams(family, own.get("model", {}), f"{key}.model")
+        _check_train_settings(own.get("train", {}), f"{key}.train")
+    classifier = {k: v for k, v in section["classifier"].items() if k not in RESOURCE_KEYS}
     try:  # settings that only make sense together (check_fraction < val_fraction)
-        ClassifierSettings.from_config(section["classifier"])
+        ClassifierSettings.from_config(classifier)
     except GenhepError as err:
         raise GenhepError(f"invalid config: key {str(err).removeprefix('config key ')}") from None
     low, high = section["mjj_range"]
@@ -298,109 +319,28 @@ def start_up_checks(config: dict, workflow: Any = None, gpu: bool | None = None)
     :func:`check_devices`; without ``workflow``, as a dry run). Notices go to stderr."""
     check_fractions(config)
     if not config["train"]["families"]:
-        from genhep.models import FAMILIES
-
         raise GenhepError(
             "invalid config: key train.families: empty; list at least one family to train "
-            f"(known: {', '.join(FAMILIES)})"
+            f"(known: {', '.join(FAMILY_NAMES)})"
         )
     site = "plan" if workflow is None else execution_site(workflow)
     for notice in check_devices(config, site, gpu):
         print(notice, file=sys.stderr)
 
 
-# --- what the input files can give, checked before any job runs ------------------------------
-
-
-def input_datasets(config: dict) -> list | None:
-    """The dataset sheet's rows when the config names one (source files), else None."""
-    if config["source"] != "files" or not config["files"]["datasets"]:
-        return None
-    from genhep.datasets import load_datasets
-
-    # Plain paths may be outputs of this workflow (e.g. results/data/toy.root); globs must
-    # match now. A missing plain file is named by Snakemake as a missing input of ingest.
-    return load_datasets(config["files"]["datasets"], check_files=False)
-
-
-def _input_mappings(config: dict, datasets: list | None) -> list[tuple[str, Any, Any]]:
-    """(where it is configured, BranchMapping, Dataset or None) of every input, for source
-    files."""
-    from genhep.io.mappings import resolve_mapping
-
-    if datasets is not None:
-        sheet = config["files"]["datasets"]
-        return [(f"{sheet} (dataset {d.name})", d.branch_mapping(), d) for d in datasets]
-    try:
-        mapping = resolve_mapping(config["files"]["mapping"], tree=config["files"]["tree"])
-    except GenhepError as err:
-        raise GenhepError(f"invalid config: key files.mapping: {err}") from None
-    return [("files.mapping", mapping, None)]
-
-
-def input_facts(config: dict, datasets: list | None) -> dict[str, Any]:
-    """What the events will hold: their columns and whether they carry truth labels.
-
-    The toy and pythia sources write every LHCO feature and the label; user files give what
-    their mapping (or each dataset's mapping and label) says.
-    """
-    if config["source"] != "files":
-        columns = ["mjj", "mj_min", "delta_mj", "tau21_min", "tau21_max"]
-        return {"columns": columns, "labelled": True, "unlabelled": []}
-    from genhep.ingest import _feature_columns
-
-    columns, unlabelled = None, []
-    for where, mapping, dataset in _input_mappings(config, datasets):
-        columns = _feature_columns(mapping)[0] if columns is None else columns
-        if not (mapping.label or (dataset is not None and dataset.has_labels)):
-            unlabelled.append(where)
-    return {"columns": columns, "labelled": not unlabelled, "unlabelled": unlabelled}
-
-
-def check_inputs(config: dict, datasets: list | None) -> list[str]:
-    """Checks that the config and the input metadata decide, at start-up (names the key).
-
-    Resolves ``cathode.enabled: auto`` in place: on when the events carry labels, off
-    otherwise. Returns notices to print (e.g. why CATHODE is off).
-    """
-    facts, notices = input_facts(config, datasets), []
-    columns = facts["columns"]
-    context = config["preprocess"]["context"]
-    if context is not None and context not in columns:
-        raise GenhepError(
-            f"invalid config: key preprocess.context: the events have no column {context!r} "
-            f"(their columns: {', '.join(columns)})"
-        )
-    missing = [c for c in config["preprocess"]["features"] or [] if c not in columns]
-    if missing:
-        raise GenhepError(
-            f"invalid config: key preprocess.features: the events have no column(s) {missing} "
-            f"(their columns: {', '.join(columns)})"
-        )
-    cathode = config["cathode"]
-    lacking = [c for c in ["mjj", *cathode["features"]] if c not in columns]
-    problems = []
-    if not facts["labelled"]:
-        problems.append(
-            "CATHODE needs events with truth labels (to inject signal and measure its SIC), "
-            f"but these inputs have none: {', '.join(facts['unlabelled'])}"
-        )
-    if lacking:
-        problems.append(
-            f"CATHODE's features (cathode.features) need {lacking}, which the inputs do not "
-            f"give (their columns: {', '.join(columns)}; a jets mapping needs tau1, tau2 and "
-            "tau3 for the tau21 features)"
-        )
-    if cathode["enabled"] is True and problems:
-        raise GenhepError(
-            f"invalid config: key cathode.enabled: {'; '.join(problems)}. Give a label branch "
-            "or a label per file in the dataset sheet, or set cathode.enabled: false (or auto)"
-        )
-    if cathode["enabled"] == "auto":
-        cathode["enabled"] = not problems
-        if problems:
-            notices.append(
-                "genhep: the CATHODE search is off (cathode.enabled: auto): "
-                f"{'; '.join(problems)}. The generators are trained and evaluated as usual"
-            )
-    return notices
+def check_config(
+    config: dict, schema_path: str | os.PathLike, workflow: Any = None, gpu: bool | None = None
+) -> list | None:
+    """The workflow's start-up sequence, before any rule is read: validate the config and
+    fill its defaults (in place), then every check the config and the input metadata
+    decide (each error names its key). Prints notices to stderr and returns the dataset
+    sheet's rows (None without a sheet). Imports no torch."""
+    validate_config(config, schema_path)
+    start_up_checks(config, workflow, gpu)
+    check_families(config)
+    check_amplification_config(config["amplification"])
+    check_cathode_config(config["cathode"])
+    datasets = input_datasets(config)
+    for notice in check_inputs(config, datasets):
+        print(notice, file=sys.stderr)
+    return datasets

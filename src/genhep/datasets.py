@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 from genhep.errors import GenhepError
+from genhep.io.mappings import PRESETS, resolve_mapping
 
 COLUMNS = ("name", "paths", "mapping", "label", "weight", "tree")
 REQUIRED_COLUMNS = ("name", "paths", "mapping")
@@ -155,8 +157,6 @@ class Dataset:
         """The :class:`genhep.io.mappings.BranchMapping` that reads this dataset's files:
         its mapping, with the sheet's tree, and the sheet's label and weight branches (a
         constant label or weight is added by ingestion, not read)."""
-        from genhep.io.mappings import resolve_mapping
-
         try:
             mapping = resolve_mapping(self.mapping_spec, tree=self.tree)
         except GenhepError as err:
@@ -173,8 +173,6 @@ def _mapping_spec(value: str) -> str | dict[str, Any]:
     """A mapping name as it is; a YAML file's mapping (a mapping object, or a config
     snippet ``files: {mapping: ...}`` as genhep-inspect prints it)."""
     if not (value.endswith(MAPPING_FILE_SUFFIXES) or "/" in value or os.sep in value):
-        from genhep.io.mappings import PRESETS
-
         if value not in PRESETS:
             raise GenhepError(
                 f"{value!r} is neither a mapping name ({', '.join(PRESETS)}) nor a YAML file "
@@ -250,8 +248,6 @@ def _expand(value: str, check_files: bool) -> list[str]:
 
 
 def _load_schema(schema: str | os.PathLike | None):
-    import jsonschema
-
     path = Path(schema) if schema is not None else SCHEMA
     try:
         loaded = yaml.safe_load(path.read_text())
@@ -261,8 +257,6 @@ def _load_schema(schema: str | os.PathLike | None):
 
 
 def _schema_error(validator, row: dict[str, str]) -> tuple[str | None, str] | None:
-    import jsonschema
-
     error = jsonschema.exceptions.best_match(validator.iter_errors(row))
     if error is None:
         return None

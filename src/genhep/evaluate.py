@@ -16,14 +16,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from genhep import metrics
+from genhep.bounds import Bounds, physical_bounds
+from genhep.contracts import generated_table, load_split, open_samples, sampling_info
 from genhep.errors import GenhepError
 from genhep.io.atomic import write_text_atomic
-from genhep.io.hdf5 import decode_attr
-from genhep.preprocess import Bounds, classifier_events_needed, load_split, physical_bounds
+from genhep.plots import plot_correlations, plot_feature_histograms
+from genhep.preprocess import classifier_events_needed
 from genhep.sample import column_units, reference_and_pool
 
 log = logging.getLogger("genhep")
@@ -38,7 +39,7 @@ def context_columns(split: dict[str, Any]) -> tuple[str, ...]:
 def truth_table(split: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Column names, and the reference and pool halves of the test split in physical units.
 
-    ``split`` is the test split as ``genhep.preprocess.load_split`` returns it.
+    ``split`` is the test split as ``genhep.contracts.load_split`` returns it.
     """
     pre = split["preprocessor"]
     columns = list(pre.features.names)
@@ -77,26 +78,6 @@ def check_test_size(
         )
 
 
-def generated_table(samples_path: str | os.PathLike, columns: list[str], n: int) -> np.ndarray:
-    """The first ``n`` generated events (those whose contexts match the pool's)."""
-    with h5py.File(samples_path, "r") as f:
-        missing = [c for c in columns if c not in f]
-        if missing:
-            raise GenhepError(f"{samples_path}: no column(s) {missing} (has {sorted(f)})")
-        available = f[columns[0]].shape[0]
-        if available < n:
-            raise GenhepError(
-                f"{samples_path}: {available} generated events, but the evaluation compares "
-                f"{n} (raise sample.events_per_shard or sample.shards)"
-            )
-        return np.column_stack([f[c][:n] for c in columns])
-
-
-def sampling_info(samples_path: str | os.PathLike) -> dict[str, Any]:
-    with h5py.File(samples_path, "r") as f:
-        return {k: decode_attr(v) for k, v in f.attrs.items()}
-
-
 def split_bounds(split: dict[str, Any]) -> Bounds:
     """The physical range of every bounded column (features and context) of a split: the
     ones its transform saved, or genhep.features.FEATURE_BOUNDS for a transform saved
@@ -127,13 +108,7 @@ def unphysical_counts(table: dict[str, np.ndarray], bounds: Bounds) -> dict[str,
             outside |= values > hi
         per_column[name] = int(outside.sum())
         bad |= outside
-    return {
-        "checked": n,
-        "events": int(bad.sum()),
-        "fraction": float(bad.mean()) if n else 0.0,
-        "per_column": per_column,
-        "bounds": {c: list(b) for c, b in bounds.items()},
-    }
+    return _counts(n, int(bad.sum()), per_column, bounds)
 
 
 def count_unphysical(
@@ -141,19 +116,25 @@ def count_unphysical(
 ) -> dict[str, Any]:
     """:func:`unphysical_counts` over every event of a sample file, ``chunk`` rows at a
     time (bounded memory however large the sample)."""
-    with h5py.File(samples_path, "r") as f:
+    with open_samples(samples_path) as f:
         bounds = {c: b for c, b in bounds.items() if c in f}
-        n = f[next(iter(bounds))].shape[0] if bounds else 0
+        n = f.events(next(iter(bounds))) if bounds else 0
         parts = [
-            unphysical_counts({c: f[c][start : start + chunk] for c in bounds}, bounds)
+            unphysical_counts(f.read(bounds, start, start + chunk), bounds)
             for start in range(0, n, chunk)
         ]
-    events = sum(p["events"] for p in parts)
+    per_column = {c: sum(p["per_column"][c] for p in parts) for c in bounds}
+    return _counts(n, sum(p["events"] for p in parts), per_column, bounds)
+
+
+def _counts(n: int, events: int, per_column: dict[str, int], bounds: Bounds) -> dict[str, Any]:
+    """The unphysical-event count of ``events`` of ``n`` checked (the fraction is exact:
+    one correctly rounded division, as numpy's mean of a bool array)."""
     return {
         "checked": n,
         "events": events,
         "fraction": events / n if n else 0.0,
-        "per_column": {c: sum(p["per_column"][c] for p in parts) for c in bounds},
+        "per_column": per_column,
         "bounds": {c: list(b) for c, b in bounds.items()},
     }
 
@@ -172,6 +153,7 @@ def heldout_nll(model_path: str | os.PathLike, split: dict[str, Any]) -> dict[st
     For the VAE both are the negative ELBO, an upper bound on the NLL. The model evaluated
     is what is sampled: the ensemble of the kept best epochs.
     """
+    # torch only here: the truth row and the leaderboard import this module without it.
     import torch
 
     from genhep.models import load_ensemble
@@ -257,8 +239,6 @@ def evaluate_family(
     histograms_path: str | os.PathLike,
     correlation_path: str | os.PathLike,
 ) -> dict[str, Any]:
-    from genhep.plots import plot_correlations, plot_feature_histograms
-
     split = load_split(test_path)  # read once: truth tables and the likelihood
     columns, reference, pool = truth_table(split)
     check_test_size(test_path, len(reference) + len(pool), len(pool), settings)
@@ -289,138 +269,3 @@ def evaluate_family(
     plot_correlations(reference, generated, columns, correlation_path, family)
     write_text_atomic(metrics_path, json.dumps(result, indent=2))
     return result
-
-
-# --- the leaderboard -------------------------------------------------------------------
-
-# (key, heading): the Markdown table's headline columns; the CSV has every metric.
-HEADLINE = [
-    ("auc_gbdt", "AUC GBDT"),
-    ("auc_mlp", "AUC MLP"),
-    ("fpd", "FPD"),
-    ("kpd", "KPD"),
-    ("w1_mean_norm", "W1/σ mean"),
-    ("ks_max", "KS max"),
-    ("td_mean", "TD mean"),
-    ("corr_max", "Δcorr max"),
-    ("nll_preprocessed", "NLL preproc."),
-    ("nll_physical", "NLL phys."),
-    ("unphysical_fraction", "unphysical"),
-]
-ERRORS = {"fpd": "fpd_err", "kpd": "kpd_err"}
-
-
-def leaderboard_rows(truth: dict[str, Any], families: list[dict[str, Any]]) -> list[dict]:
-    """One flat row per family, the truth-vs-truth row first."""
-    rows = [
-        {
-            "family": "truth vs truth",
-            **truth["metrics"],
-            "nll_preprocessed": None,
-            "nll_physical": None,
-            **unphysical_columns(truth),
-        }
-    ]
-    for result in families:
-        rows.append(
-            {
-                "family": result["family"],
-                **result["metrics"],
-                "nll_preprocessed": result["nll_preprocessed"],
-                "nll_physical": result["nll_physical"],
-                "nll_kind": result["nll_kind"],
-                **unphysical_columns(result),
-                "training_seconds": result["training_seconds"],
-                "training_device": result["training_device"],
-                "sample_events_per_second": result["sample_events_per_second"],
-                "sample_device": result["sample_device"],
-            }
-        )
-    return rows
-
-
-def unphysical_columns(result: dict[str, Any]) -> dict[str, Any]:
-    """The leaderboard's columns for an evaluation's unphysical-event count."""
-    counts = result.get("unphysical")
-    if counts is None:
-        return {"unphysical_events": None, "unphysical_fraction": None}
-    return {
-        "unphysical_events": counts["events"],
-        "unphysical_fraction": counts["fraction"],
-        **{f"unphysical_{c}": k for c, k in counts["per_column"].items()},
-    }
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    """``digits`` significant digits; scientific notation for very small or large values."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    if isinstance(value, str):
-        return value
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
-
-
-def leaderboard_markdown(rows: list[dict], columns: list[str], n_compared: int) -> str:
-    head = ["family"] + [h for _, h in HEADLINE] + ["train s", "train device", "sample ev/s"]
-    lines = [
-        f"# genhep leaderboard ({n_compared:,} generated vs {n_compared:,} held-out events)",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|---" + "|---:" * (len(head) - 1) + "|",
-    ]
-    for r in rows:
-        cells = [r["family"]]
-        for key, _ in HEADLINE:
-            text = _fmt(r.get(key))
-            if key in ERRORS and r.get(key) is not None:
-                text += f" ± {_fmt(r[ERRORS[key]], 2)}"
-            if key.startswith("nll_") and r.get("nll_kind") == "elbo_bound":
-                text += " (≥, ELBO)"
-            cells.append(text)
-        cells += [
-            _fmt(r.get("training_seconds")),
-            r.get("training_device", "–"),
-            _fmt(r.get("sample_events_per_second")),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "AUC: classifier two-sample test, out of fold (0.5 = indistinguishable from the "
-        "held-out data). FPD/KPD: JetNet's Fréchet and kernel physics distances. W1/σ: "
-        "1-Wasserstein distance per feature over the truth's standard deviation, averaged. "
-        "KS: Kolmogorov-Smirnov statistic. TD: triangular discrimination of the histograms. "
-        "Δcorr: largest difference of the correlation matrices. NLL: test-set negative "
-        "log-likelihood of the features given the context, nats per event, in the "
-        "preprocessed space the models are trained in (preproc.) and in physical units "
-        "(phys.: masses in TeV, τ21 dimensionless), NLL phys. = NLL preproc. − mean "
-        "log|det ∂y/∂x| of the feature transform; ≥ marks the VAE's negative ELBO, an "
-        "upper bound. unphysical: fraction of all generated events with a feature outside "
-        "its physical range (masses < 0, τ21 outside [0, 1]). The truth-vs-truth row "
-        "compares two halves of the held-out data: what a perfect generator reaches.",
-        "",
-        "## 1-Wasserstein distance per feature (physical units)",
-        "",
-        "| family | " + " | ".join(columns) + " |",
-        "|---" + "|---:" * len(columns) + "|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['family']} | " + " | ".join(_fmt(r.get(f"w1_{c}")) for c in columns) + " |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def write_leaderboard(rows: list[dict], csv_path: str | os.PathLike, md_text: str, md_path):
-    import csv
-    import io
-
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: "" if r.get(k) is None else r[k] for k in keys})
-    write_text_atomic(csv_path, out.getvalue())
-    write_text_atomic(md_path, md_text)

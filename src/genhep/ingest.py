@@ -26,6 +26,7 @@ import numpy as np
 import vector
 
 import genhep
+from genhep.datasets import Dataset
 from genhep.errors import GenhepError
 from genhep.features import (
     FEATURE_UNITS,
@@ -37,6 +38,7 @@ from genhep.features import (
 )
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
+from genhep.io.lhco import iterate_lhco
 from genhep.io.mappings import ENERGY_TO_TEV, JET_ENERGY_KEYS, BranchMapping
 from genhep.io.root import iterate_mapped
 
@@ -181,13 +183,11 @@ def _read_chunks(path: str | os.PathLike, mapping: BranchMapping, chunk_size: in
     """``({name: array}, events)`` chunks of one file, by the mapping's file format: ROOT
     (uproot) or an LHC Olympics features HDF5 table (genhep.io.lhco)."""
     if mapping.file_format == "lhco_hdf5":
-        from genhep.io.lhco import iterate_lhco
-
         return iterate_lhco(path, mapping, chunk_size)
     return iterate_mapped(path, mapping, chunk_size)
 
 
-def _feature_columns(mapping: BranchMapping) -> tuple[list[str], dict[str, str]]:
+def feature_columns(mapping: BranchMapping) -> tuple[list[str], dict[str, str]]:
     """The feature columns a mapping gives, and their units as stored (TeV for energies)."""
     if mapping.kind == "jets":
         columns = list(LHCO_FEATURES if mapping.has_taus else KINEMATIC_FEATURES)
@@ -204,7 +204,7 @@ def _table_layout(sources: Sequence[Source]) -> tuple[list[str], dict[str, str]]
     """Columns and units of the output table; every source must give the same ones."""
     layouts: dict[tuple, list[Source]] = {}
     for source in sources:
-        columns, units = _feature_columns(source.mapping)
+        columns, units = feature_columns(source.mapping)
         for extra in ("label", "weight"):
             if getattr(source.mapping, extra) or getattr(source, extra) is not None:
                 columns.append(extra)
@@ -353,8 +353,6 @@ def ingest_datasets(
     aligned with ``source_files``: ``file_datasets``, ``file_labels``,
     ``events_kept_per_file``.
     """
-    from genhep.datasets import Dataset
-
     datasets = [d if isinstance(d, Dataset) else Dataset.from_dict(d) for d in datasets]
     if not datasets:
         raise GenhepError("no datasets given")

@@ -24,7 +24,10 @@ import argparse
 import sys
 from collections.abc import Mapping
 
+import uproot
 import yaml
+from uproot.interpretation.jagged import AsJagged
+from uproot.interpretation.numerical import AsDtype
 
 from genhep.errors import GenhepError
 from genhep.io.mappings import JET_CARTESIAN, JET_KINEMATICS, JET_TAUS, resolve_mapping
@@ -56,9 +59,6 @@ def branch_layout(branch) -> str | None:
     """``"flat"`` for one number per event, ``"jagged"`` for one number per object (jet),
     ``"flag"`` for a boolean per event, None for anything else (strings, fixed-size arrays,
     objects)."""
-    from uproot.interpretation.jagged import AsJagged
-    from uproot.interpretation.numerical import AsDtype
-
     try:
         interp = branch.interpretation
     except Exception:
@@ -150,8 +150,6 @@ def _commented(mapping: dict) -> str:
 
 
 def describe(path, tree_name: str | None = None) -> str:
-    import uproot
-
     try:
         with uproot.open(path) as f:
             entries = {

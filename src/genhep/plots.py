@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -35,8 +36,6 @@ def plot_loss_history(
 
 def _hep_style() -> dict:
     """mplhep's ROOT-like style, at a font size that fits several panels per figure."""
-    import mplhep
-
     return {**mplhep.style.ROOT, "font.size": 10, "axes.titlesize": 10, "legend.fontsize": 8}
 
 
@@ -81,8 +80,6 @@ def plot_feature_histograms(
     ``generated`` is one array, or {label: array} to overlay several models. The grey
     band in the ratio panel is the truth's statistical uncertainty.
     """
-    import mplhep
-
     if isinstance(generated, np.ndarray):
         generated = {title: generated}
     ncols = min(3, len(columns))

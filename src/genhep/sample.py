@@ -24,10 +24,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from genhep.contracts import load_split, open_samples, write_samples
 from genhep.errors import GenhepError
-from genhep.io.atomic import atomic_path
-from genhep.io.hdf5 import TableWriter, decode_attr, write_attrs
-from genhep.preprocess import load_split
+from genhep.io.hdf5 import decode_attr
 
 log = logging.getLogger("genhep")
 
@@ -89,8 +88,7 @@ def sample_shard(
     first = shard * events_per_shard
     nonfinite = 0
     start = time.perf_counter()
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
-        writer = TableWriter(f, units, chunk_rows=min(batch_size, 65_536))
+    with write_samples(output, units, chunk_rows=min(batch_size, 65_536)) as writer:
         for begin in range(0, events_per_shard, batch_size):
             n = min(batch_size, events_per_shard - begin)
             c = None
@@ -121,8 +119,7 @@ def sample_shard(
             "seconds": seconds,
             "events_per_second": events_per_shard / seconds,
         }
-        write_attrs(
-            f,
+        writer.write_attrs(
             {
                 "columns": columns,
                 "model": str(Path(model_path)),
@@ -139,18 +136,16 @@ def gather_shards(
     shards: list[str | os.PathLike], output: str | os.PathLike, chunk: int = 1_000_000
 ) -> dict[str, Any]:
     """Concatenate shard files in order, ``chunk`` rows at a time (bounded memory)."""
+    with open_samples(shards[0]) as first:
+        units = first.units(first.attrs["columns"])
     infos = []
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as out:
-        writer = None
+    with write_samples(output, units) as writer:
         for path in shards:
-            with h5py.File(path, "r") as f:
-                attrs = {k: decode_attr(v) for k, v in f.attrs.items()}
+            with open_samples(path) as f:
+                attrs = f.attrs
                 columns = attrs["columns"]
-                if writer is None:
-                    units = {c: decode_attr(f[c].attrs.get("unit", "")) for c in columns}
-                    writer = TableWriter(out, units)
                 for begin in range(0, attrs["events"], chunk):
-                    writer.append({c: f[c][begin : begin + chunk] for c in columns})
+                    writer.append(f.read(columns, begin, begin + chunk))
             infos.append(attrs)
         seconds = sum(i["seconds"] for i in infos)
         summary = {
@@ -163,5 +158,5 @@ def gather_shards(
             "sampling_seconds": seconds,
             "events_per_second": sum(i["events_requested"] for i in infos) / seconds,
         }
-        write_attrs(out, summary)
+        writer.write_attrs(summary)
     return summary

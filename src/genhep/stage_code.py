@@ -10,7 +10,7 @@ One refinement keeps a family's edit to that family: the model registry
 (``genhep.models``) imports every family's module, but a job of one family (a wildcard
 ``family``) runs only its own. Edges from the registry to a family module are followed
 for that job's family only; jobs without a family follow none of them. A family module
-imported by another one (flow matching reuses diffusion's time embedding) is still
+imported directly by another module (not through the registry) is still
 followed from there.
 """
 

@@ -13,12 +13,11 @@ from typing import Any
 
 import torch
 
+from genhep.contracts import load_split
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
-from genhep.locks import checkpoint_lock
 from genhep.models import build_model, save_model
 from genhep.plots import plot_loss_history
-from genhep.preprocess import load_split
 from genhep.training import Trainer, TrainSettings, seed_everything
 
 log = logging.getLogger("genhep")
@@ -51,22 +50,12 @@ def train_family(
 ) -> dict[str, Any]:
     """Train one family. ``params`` = {"train": settings, "model": hyperparameters}.
 
-    The checkpoint's lock (``genhep.locks``) is held from before the checkpoint is read
-    until it is removed: a second trainer on it raises GenhepError and writes nothing.
+    One trainer per checkpoint: ``Trainer.fit`` holds the checkpoint's lock
+    (``genhep.locks``) while it reads and writes the checkpoint, and a second trainer
+    raises GenhepError there. The train stage (``genhep.cli.run``) takes the same lock
+    before anything else and holds it until this returns, the outputs written and the
+    checkpoint removed.
     """
-    with checkpoint_lock(checkpoint):
-        return _train_family(family, params, train_path, val_path, outdir, checkpoint, threads)
-
-
-def _train_family(
-    family: str,
-    params: dict[str, Any],
-    train_path: str | os.PathLike,
-    val_path: str | os.PathLike,
-    outdir: str | os.PathLike,
-    checkpoint: str | os.PathLike,
-    threads: int,
-) -> dict[str, Any]:
     outdir = Path(outdir)
     torch.set_num_threads(threads)
     settings = TrainSettings.from_config(params.get("train", {}))

@@ -10,8 +10,8 @@ What it takes care of, so that the families only say what their loss is:
   (CATHODE samples from its 10 best epochs), early stopping; or, with
   ``select_best=False``, a fixed budget that keeps the last epoch;
 * checkpoints every N epochs and on SIGTERM (at the next batch boundary), resume from
-  the last checkpoint when the run's fingerprint matches; one trainer per checkpoint
-  (an exclusive lock next to it, ``genhep.locks``);
+  the last checkpoint when the run's fingerprint matches (``genhep.checkpoints``); one
+  trainer per checkpoint (an exclusive lock next to it, ``genhep.locks``);
 * optional cosine decay of the learning rate, a pure function of the step (so a resumed
   run continues it exactly), which lets large batches reach in few epochs the loss that
   small batches reach in many;
@@ -23,8 +23,7 @@ What it takes care of, so that the families only say what their loss is:
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import logging
 import math
 import os
@@ -32,61 +31,21 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
+from genhep.checkpoints import fingerprint, resume_from_checkpoint, save_checkpoint
 from genhep.errors import GenhepError
-from genhep.io.atomic import atomic_path
 from genhep.locks import checkpoint_lock
 from genhep.models.base import Generator
+from genhep.settings import TrainSettings
 
 log = logging.getLogger("genhep")
-
-
-@dataclass
-class TrainSettings:
-    epochs: int = 30
-    batch_size: int = 512
-    lr: float = 1e-3
-    patience: int = 10  # epochs without improvement before stopping; 0 = never stop early
-    checkpoint_every: int = 1  # epochs
-    best_k: int = 1  # keep the k best epochs' weights
-    # False: no selection and no early stopping; the model keeps the last epoch's weights
-    # (validation loss is still computed and logged, but picks nothing).
-    select_best: bool = True
-    device: str = "auto"
-    amp: bool = False  # bf16 autocast on CUDA; ignored on CPU
-    tf32: bool = False  # TF32 matrix products on CUDA; ignored on CPU
-    lr_schedule: str = "constant"  # constant | cosine (decays to lr_floor * lr at the end)
-    lr_floor: float = 0.01
-    seed: int = 1
-    val_batch_size: int = 65_536
-
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> TrainSettings:
-        known = set(asdict(cls()))
-        settings = cls(**{k: v for k, v in cfg.items() if k in known})
-        if settings.lr_schedule not in LR_SCHEDULES:
-            raise GenhepError(
-                f"config key train.lr_schedule: {settings.lr_schedule!r} is not one of "
-                + ", ".join(LR_SCHEDULES)
-            )
-        return settings
-
-    def lr_at(self, step: int, total_steps: int) -> float:
-        """The learning rate of optimisation step ``step`` (0-based) of ``total_steps``."""
-        if self.lr_schedule == "constant" or total_steps <= 1:
-            return self.lr
-        progress = min(step / (total_steps - 1), 1.0)
-        cosine = 0.5 * (1 + math.cos(math.pi * progress))
-        return self.lr * (self.lr_floor + (1 - self.lr_floor) * cosine)
-
-
-LR_SCHEDULES = ("constant", "cosine")
 
 
 # The config keys a device may come from, for a message that cannot tell which.
@@ -109,18 +68,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fingerprint(model: Generator, settings: TrainSettings, *tensors: Tensor | None) -> str:
-    """What a checkpoint must match to be resumed: family, hyperparameters, settings, data."""
-    h = hashlib.sha256()
-    meta = {"family": model.family, "hparams": model.hparams, "settings": asdict(settings)}
-    meta["settings"].pop("device")  # a run may resume on another device
-    h.update(json.dumps(meta, sort_keys=True).encode())
-    for t in tensors:
-        if t is not None:
-            h.update(t.detach().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 class TrainingInterrupted(Exception):
     """SIGTERM arrived; a checkpoint was written and a rerun resumes from it."""
 
@@ -136,14 +83,49 @@ class TrainResult:
     device: str
     stopped_early: bool
     resumed_from_epoch: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _clone_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    """A copy of the weights that later steps leave alone (a kept epoch)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+@dataclass
+class _Run:
+    """One call of ``Trainer.fit``: its data on the device, its optimizers, and where it
+    stands (what a checkpoint holds besides the weights, the optimizers and the RNG:
+    ``genhep.checkpoints.RunState``)."""
+
+    fingerprint: str
+    train_x: Tensor
+    train_c: Tensor | None
+    val_x: Tensor
+    val_c: Tensor | None
+    optimizers: dict[str, torch.optim.Optimizer]
+    batches_per_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: list[dict[str, Any]] = field(default_factory=list)  # kept epochs, best first
+    epoch: int = 0  # the next batch to train is (epoch, batch)
+    batch: int = 0
+    bad_epochs: int = 0  # epochs since the best one
+    elapsed: float = 0.0  # seconds spent before this run resumed
+    partial: dict[str, Tensor] = field(default_factory=dict)  # this epoch's summed losses
+    resumed_from: int | None = None
+    stopped_early: bool = False
+    start: float = 0.0  # time.perf_counter() when this run's first epoch began
+
+    @property
+    def n(self) -> int:
+        return len(self.train_x)
+
+    def seconds(self) -> float:
+        """Training time so far, earlier runs of a resumed training included."""
+        return self.elapsed + time.perf_counter() - self.start
+
+
 class Trainer:
+    """Trains one model: see the module's docstring."""
+
     def __init__(
         self,
         model: Generator,
@@ -161,49 +143,34 @@ class Trainer:
         self.device = resolve_device(settings.device, "train.device or cathode.density.device")
         self._stop_requested = False
 
-    # --- signals --------------------------------------------------------------------
-
-    def request_stop(self, *_: Any) -> None:
-        """Stop at the next batch boundary, writing a checkpoint (the SIGTERM handler)."""
-        self._stop_requested = True
-
-    # --- checkpoints ----------------------------------------------------------------
-
-    def _save_checkpoint(self, state: dict[str, Any]) -> None:
-        if self.checkpoint is None:
-            return
-        # Never a half-written checkpoint; the temporary's name is this process's own.
-        with atomic_path(self.checkpoint) as tmp:
-            torch.save(state, tmp)
-
-    def _load_checkpoint(self, expected: str) -> dict[str, Any] | None:
-        if self.checkpoint is None or not self.checkpoint.exists():
-            return None
-        state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") != expected:
-            log.warning("ignoring checkpoint %s: it belongs to another run", self.checkpoint)
-            return None
-        return state
-
-    # --- the loop -------------------------------------------------------------------
+    # --- the recipe -----------------------------------------------------------------
 
     def fit(
         self, train_x: Tensor, train_c: Tensor | None, val_x: Tensor, val_c: Tensor | None
     ) -> TrainResult:
-        """Train; with a checkpoint, only while holding its lock (``genhep.locks``): a
-        second trainer on the same checkpoint raises GenhepError before touching it."""
-        if self.checkpoint is None:
-            return self._fit(train_x, train_c, val_x, val_c)
-        with checkpoint_lock(self.checkpoint):
-            return self._fit(train_x, train_c, val_x, val_c)
+        """Train on the training set, validating every epoch; the model ends with the
+        weights of the best epoch (the last one with ``select_best=False``).
 
-    def _fit(
+        With a checkpoint, only while holding its lock (``genhep.locks``): a second
+        trainer on the same checkpoint raises GenhepError before touching it. Every
+        training with a checkpoint comes through here, the stage's and the library's.
+        """
+        lock = checkpoint_lock(self.checkpoint) if self.checkpoint else contextlib.nullcontext()
+        with lock:
+            run = self._prepare(train_x, train_c, val_x, val_c)
+            resume_from_checkpoint(self.checkpoint, run, self.model, self.device)
+            self._train_epochs(run)
+            return self._result(run)
+
+    def _prepare(
         self, train_x: Tensor, train_c: Tensor | None, val_x: Tensor, val_c: Tensor | None
-    ) -> TrainResult:
+    ) -> _Run:
+        """Fingerprint the run (on the data as given), then move the model and the data to
+        the device once for the whole run (batches are index slices of them: no host
+        copies), and make the optimizers."""
         s, model, dev = self.settings, self.model, self.device
         fp = fingerprint(model, s, train_x, train_c, val_x, val_c)
         model.to(dev)
-        # Data live on the device for the whole run; batches are index slices.
         train_x, val_x = train_x.to(dev), val_x.to(dev)
         train_c = None if train_c is None else train_c.to(dev)
         val_c = None if val_c is None else val_c.to(dev)
@@ -211,148 +178,146 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         optimizers = model.configure_optimizers(s.lr)
-        n = len(train_x)
-        batches_per_epoch = math.ceil(n / s.batch_size)
-        total_steps = s.epochs * batches_per_epoch
+        batches_per_epoch = math.ceil(len(train_x) / s.batch_size)
+        return _Run(fp, train_x, train_c, val_x, val_c, optimizers, batches_per_epoch)
 
-        history: list[dict[str, float]] = []
-        best: list[dict[str, Any]] = []
-        epoch, batch, bad_epochs, elapsed = 0, 0, 0, 0.0
-        partial: dict[str, Tensor] = {}
-        resumed_from = None
-        ckpt = self._load_checkpoint(fp)
-        if ckpt is not None:
-            model.load_state_dict(ckpt["model"])
-            for name, opt in optimizers.items():
-                opt.load_state_dict(ckpt["optimizers"][name])
-            torch.set_rng_state(ckpt["rng_cpu"])
-            if dev.type == "cuda" and "rng_cuda" in ckpt:
-                torch.cuda.set_rng_state(ckpt["rng_cuda"])
-            history, best = ckpt["history"], ckpt["best"]
-            epoch, batch, bad_epochs, elapsed = (
-                ckpt["epoch"],
-                ckpt["batch"],
-                ckpt["bad_epochs"],
-                ckpt["elapsed"],
-            )
-            partial = {k: v.to(dev) for k, v in ckpt["partial"].items()}
-            resumed_from = epoch
-            log.info("resumed from %s at epoch %d, batch %d", self.checkpoint, epoch, batch)
-
-        def snapshot(next_epoch: int, next_batch: int) -> dict[str, Any]:
-            state = {
-                "fingerprint": fp,
-                "model": model.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                "rng_cpu": torch.get_rng_state(),
-                "history": history,
-                "best": best,
-                "epoch": next_epoch,
-                "batch": next_batch,
-                "bad_epochs": bad_epochs,
-                "elapsed": elapsed + time.perf_counter() - start,
-                "partial": {k: v.detach().cpu() for k, v in partial.items()},
-            }
-            if dev.type == "cuda":
-                state["rng_cuda"] = torch.cuda.get_rng_state()
-            return state
-
+    def _train_epochs(self, run: _Run) -> None:
+        """The epochs left, each trained, validated, booked and reported; a checkpoint
+        every ``checkpoint_every`` epochs, after the last one and on an early stop.
+        SIGTERM asks for a stop at the next batch boundary (``_train_epoch``)."""
+        s, dev = self.settings, self.device
         autocast = torch.autocast(
             device_type=dev.type, dtype=torch.bfloat16, enabled=s.amp and dev.type == "cuda"
         )
         previous = signal.signal(signal.SIGTERM, self.request_stop)
-        start = time.perf_counter()
+        run.start = time.perf_counter()
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=s.epochs, initial=epoch, desc=model.family, unit="epoch")
-        stopped_early = False
+            bar = tqdm(total=s.epochs, initial=run.epoch, desc=self.model.family, unit="epoch")
         try:
-            while epoch < s.epochs:
-                # The shuffle of each epoch has its own seed: resuming needs no state for it.
-                g = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
-                order = torch.randperm(n, generator=g).to(dev)
-                model.train()
-                while batch < batches_per_epoch:
-                    idx = order[batch * s.batch_size : (batch + 1) * s.batch_size]
-                    if s.lr_schedule != "constant":
-                        lr = s.lr_at(epoch * batches_per_epoch + batch, total_steps)
-                        for opt in optimizers.values():
-                            for group in opt.param_groups:
-                                group["lr"] = lr
-                    with autocast:
-                        losses = model.training_step(
-                            train_x[idx], None if train_c is None else train_c[idx], optimizers
-                        )
-                    for k, v in losses.items():
-                        partial[k] = partial.get(k, torch.zeros((), device=dev)) + v.float() * len(
-                            idx
-                        )
-                    batch += 1
-                    if self.on_step:
-                        self.on_step(epoch * batches_per_epoch + batch)
-                    if self._stop_requested:
-                        self._save_checkpoint(snapshot(epoch, batch))
-                        raise TrainingInterrupted(
-                            f"stopped by SIGTERM at epoch {epoch}, batch {batch}; "
-                            f"checkpoint {self.checkpoint} (a rerun resumes from it)"
-                        )
-
-                # One host sync per epoch: the epoch's mean losses and the validation loss.
-                train_losses = {k: float(v) / n for k, v in partial.items()}
-                val_loss = self._validate(val_x, val_c)
-                record = {
-                    "epoch": epoch,
-                    **{f"train_{k}": v for k, v in train_losses.items()},
-                    "val_loss": val_loss,
-                }
-                if not all(math.isfinite(v) for v in record.values()):
-                    where = (
-                        f" (last good checkpoint: {self.checkpoint})"
-                        if self.checkpoint and self.checkpoint.exists()
-                        else ""
-                    )
-                    raise GenhepError(
-                        f"training {model.family} diverged at epoch {epoch}: "
-                        + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
-                        + where
-                        + "; try a smaller lr"
-                    )
-                record["seconds"] = elapsed + time.perf_counter() - start
-                history.append(record)
-                best.append({"epoch": epoch, "val_loss": val_loss, "state": _clone_state(model)})
-                if s.select_best:
-                    best = sorted(best, key=lambda b: b["val_loss"])[: s.best_k]
-                else:  # the last epoch is the result, whatever its validation loss
-                    best = best[-1:]
-                bad_epochs = 0 if best[0]["epoch"] == epoch else bad_epochs + 1
-                epoch, batch, partial = epoch + 1, 0, {}
+            while run.epoch < s.epochs:
+                self._train_epoch(run, autocast)
+                record = self._epoch_record(run)
+                self._book_epoch(run, record)
                 self._report(record, bar)
-                stopped_early = s.patience > 0 and bad_epochs >= s.patience and epoch < s.epochs
-                if epoch % s.checkpoint_every == 0 or epoch == s.epochs or stopped_early:
-                    self._save_checkpoint(snapshot(epoch, 0))
-                if stopped_early:
-                    log.info("early stop: no improvement for %d epochs", bad_epochs)
+                run.stopped_early = self._stops_early(run)
+                if self._checkpoint_due(run):
+                    save_checkpoint(self.checkpoint, run, self.model, self.device)
+                if run.stopped_early:
+                    log.info("early stop: no improvement for %d epochs", run.bad_epochs)
                     break
         finally:
             signal.signal(signal.SIGTERM, previous)
             if bar is not None:
                 bar.close()
 
-        seconds = elapsed + time.perf_counter() - start
-        model.load_state_dict(best[0]["state"])
+    def _result(self, run: _Run) -> TrainResult:
+        """Load the best (or last) epoch's weights into the model and sum up the run."""
+        seconds = run.seconds()
+        dev = self.device
+        self.model.load_state_dict(run.best[0]["state"])
         return TrainResult(
-            history=history,
-            best_epoch=best[0]["epoch"],
-            best_val_loss=best[0]["val_loss"],
-            best_states=best,
+            history=run.history,
+            best_epoch=run.best[0]["epoch"],
+            best_val_loss=run.best[0]["val_loss"],
+            best_states=run.best,
             seconds=seconds,
-            events_per_second=n * len(history) / seconds if seconds > 0 else float("nan"),
+            events_per_second=run.n * len(run.history) / seconds if seconds > 0 else float("nan"),
             device=torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-            stopped_early=stopped_early,
-            resumed_from_epoch=resumed_from,
+            stopped_early=run.stopped_early,
+            resumed_from_epoch=run.resumed_from,
         )
+
+    def _stops_early(self, run: _Run) -> bool:
+        """``patience`` epochs without a better one, and epochs left to skip."""
+        s = self.settings
+        return s.patience > 0 and run.bad_epochs >= s.patience and run.epoch < s.epochs
+
+    def _checkpoint_due(self, run: _Run) -> bool:
+        """After every ``checkpoint_every`` epochs, the last one and an early stop."""
+        s = self.settings
+        return run.epoch % s.checkpoint_every == 0 or run.epoch == s.epochs or run.stopped_early
+
+    # --- one epoch ------------------------------------------------------------------
+
+    def _train_epoch(self, run: _Run, autocast: torch.autocast) -> None:
+        """The batches of ``run.epoch`` from ``run.batch`` on (a resumed run starts
+        mid-epoch), in an order that depends on the seed and the epoch only, so resuming
+        needs no state for it. A requested stop ends it with a checkpoint."""
+        s = self.settings
+        g = torch.Generator().manual_seed(s.seed * 100_003 + run.epoch)
+        order = torch.randperm(run.n, generator=g).to(self.device)
+        self.model.train()
+        while run.batch < run.batches_per_epoch:
+            idx = order[run.batch * s.batch_size : (run.batch + 1) * s.batch_size]
+            self._train_step(run, idx, autocast)
+            run.batch += 1
+            if self.on_step:
+                self.on_step(run.epoch * run.batches_per_epoch + run.batch)
+            if self._stop_requested:
+                save_checkpoint(self.checkpoint, run, self.model, self.device)
+                raise TrainingInterrupted(
+                    f"stopped by SIGTERM at epoch {run.epoch}, batch {run.batch}; "
+                    f"checkpoint {self.checkpoint} (a rerun resumes from it)"
+                )
+
+    def _train_step(self, run: _Run, idx: Tensor, autocast: torch.autocast) -> None:
+        """One optimisation step on the events ``idx``, at the schedule's learning rate.
+        Its losses are summed on the device (no host sync per batch)."""
+        s = self.settings
+        if s.lr_schedule != "constant":
+            total_steps = s.epochs * run.batches_per_epoch
+            lr = s.lr_at(run.epoch * run.batches_per_epoch + run.batch, total_steps)
+            for opt in run.optimizers.values():
+                for group in opt.param_groups:
+                    group["lr"] = lr
+        with autocast:
+            x, c = run.train_x[idx], None if run.train_c is None else run.train_c[idx]
+            losses = self.model.training_step(x, c, run.optimizers)
+        for k, v in losses.items():
+            zero = torch.zeros((), device=self.device)
+            run.partial[k] = run.partial.get(k, zero) + v.float() * len(idx)
+
+    def _epoch_record(self, run: _Run) -> dict[str, float]:
+        """The finished epoch's mean training losses and validation loss (the epoch's one
+        host sync); a NaN or infinite one stops training with a clear error, leaving the
+        last good checkpoint in place."""
+        train_losses = {k: float(v) / run.n for k, v in run.partial.items()}
+        val_loss = self._validate(run.val_x, run.val_c)
+        record = {
+            "epoch": run.epoch,
+            **{f"train_{k}": v for k, v in train_losses.items()},
+            "val_loss": val_loss,
+        }
+        if not all(math.isfinite(v) for v in record.values()):
+            where = (
+                f" (last good checkpoint: {self.checkpoint})"
+                if self.checkpoint and self.checkpoint.exists()
+                else ""
+            )
+            raise GenhepError(
+                f"training {self.model.family} diverged at epoch {run.epoch}: "
+                + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
+                + where
+                + "; try a smaller lr"
+            )
+        record["seconds"] = run.seconds()
+        return record
+
+    def _book_epoch(self, run: _Run, record: dict[str, float]) -> None:
+        """Add the finished epoch to the history and its weights to the kept epochs (the
+        ``best_k`` best, or with ``select_best=False`` the last one whatever its loss),
+        count the epochs since the best one (early stopping), and move on to the next."""
+        s = self.settings
+        run.history.append(record)
+        state = _clone_state(self.model)
+        run.best.append({"epoch": run.epoch, "val_loss": record["val_loss"], "state": state})
+        if s.select_best:
+            run.best = sorted(run.best, key=lambda b: b["val_loss"])[: s.best_k]
+        else:  # the last epoch is the result, whatever its validation loss
+            run.best = run.best[-1:]
+        run.bad_epochs = 0 if run.best[0]["epoch"] == run.epoch else run.bad_epochs + 1
+        run.epoch, run.batch, run.partial = run.epoch + 1, 0, {}
 
     @torch.no_grad()
     def _validate(self, x: Tensor, c: Tensor | None) -> float:
@@ -375,6 +340,7 @@ class Trainer:
         return float(total) / len(x)
 
     def _report(self, record: dict[str, float], bar) -> None:
+        """The epoch's losses on the progress bar (when there is one) and in the log."""
         text = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds"))
         if bar is not None:
             bar.set_postfix_str(text)
@@ -382,3 +348,9 @@ class Trainer:
         log.info(
             "%s epoch %d: %s (%.1f s)", self.model.family, record["epoch"], text, record["seconds"]
         )
+
+    # --- signals --------------------------------------------------------------------
+
+    def request_stop(self, *_: Any) -> None:
+        """Stop at the next batch boundary, writing a checkpoint (the SIGTERM handler)."""
+        self._stop_requested = True

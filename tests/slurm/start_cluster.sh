@@ -5,13 +5,19 @@
 #
 #   sudo tests/slurm/start_cluster.sh [partition]      # default partition: test
 #
-# Installs Debian's slurm-wlm and munge when they are missing. Daemons' PIDs go to
-# $STATE/pids (default /run/genhep-slurm), so the stop script kills only what this started.
+# Installs Debian's slurm-wlm and munge when they are missing (they stay installed).
+# Daemons' PIDs go to $STATE/pids (default /run/genhep-slurm), so the stop script kills
+# only what this started. Every file and directory this creates or overwrites is noted in
+# $STATE/undo first (an overwritten file is backed up to $STATE), and the stop script
+# removes or restores them: a slurm.conf left behind makes every scontrol, and so every
+# snakemake start with the SLURM executor plugin (it runs `scontrol show config` at
+# import), wait ~9 s for a controller that is gone.
 set -euo pipefail
 
 PARTITION=${1:-test}
 STATE=${GENHEP_SLURM_STATE:-/run/genhep-slurm}
 CONF=/etc/slurm/slurm.conf  # the plugin's job step drops SLURM_CONF: it must be here
+MARK="# Written by genhep tests/slurm/start_cluster.sh"  # the first line of our $CONF
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "start_cluster.sh: needs root (writes $CONF, starts munged/slurmctld/slurmd)" >&2
@@ -22,14 +28,56 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge
 fi
 
-mkdir -p "$STATE" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
-: > "$STATE/pids"
+# The undo record: lines "dir PATH" (remove the tree), "file PATH" (remove the file) and
+# "restore PATH BACKUP", undone last first. A second start before a stop keeps the first
+# record, which holds the machine as it was found.
+UNDO=$STATE/undo
+RECORD=1
+if [[ -d $STATE ]]; then
+    if [[ -e $UNDO ]]; then RECORD=0; fi
+else
+    mkdir -p "$STATE"
+    printf 'dir\t%s\n' "$STATE" >> "$UNDO"
+fi
+
+# new_dirs DIR...: mkdir -p, noting the directories that were not there (their parents
+# are system directories that are).
+new_dirs() {
+    local d
+    for d in "$@"; do
+        if [[ ! -e $d ]] && ((RECORD)); then
+            printf 'dir\t%s\n' "$d" >> "$UNDO"
+        fi
+        mkdir -p "$d"
+    done
+}
+
+# will_write FILE: note FILE before it is created or overwritten. A file that exists is
+# backed up, unless it is a slurm.conf this script wrote (left by an earlier stop script
+# that did not remove it): that one is removed at stop like a new file.
+will_write() {
+    local f=$1 backup
+    ((RECORD)) || return 0
+    if [[ -e $f && $(head -n 1 "$f") != "$MARK"* ]]; then
+        backup=$STATE/backup${f//\//_}
+        cp -p -- "$f" "$backup"
+        printf 'restore\t%s\t%s\n' "$f" "$backup" >> "$UNDO"
+    else
+        printf 'file\t%s\n' "$f" >> "$UNDO"
+    fi
+}
+
+new_dirs /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
+# A second start before a stop adds its daemons to the first one's, for the stop to end.
+if ((RECORD)); then : > "$STATE/pids"; fi
 
 # munge: authentication between the daemons and the client commands.
 if [[ ! -s /etc/munge/munge.key ]]; then
+    will_write /etc/munge/munge.key
     mungekey --create --keyfile /etc/munge/munge.key
     chown munge:munge /etc/munge/munge.key && chmod 600 /etc/munge/munge.key
 fi
+new_dirs /run/munge
 install -d -o munge -g munge -m 711 /run/munge
 if ! pgrep -x munged >/dev/null; then
     runuser -u munge -- /usr/sbin/munged --force
@@ -42,8 +90,9 @@ HOST=$(hostname)
 read -r CPUS MEM < <(slurmd -C | awk '/^NodeName/ {
     for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     print v["CPUs"], v["RealMemory"] }')
+will_write "$CONF"
 cat > "$CONF" <<CONF
-# Written by genhep tests/slurm/start_cluster.sh: a single-node test cluster on loopback.
+$MARK: a single-node test cluster on loopback.
 ClusterName=genhep-test
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
@@ -69,6 +118,13 @@ NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=$PARTITION Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF
 
+# The daemons' logs, shown when the start fails: stop_cluster.sh removes /var/log/slurm
+# when this script created it.
+show_logs() {
+    tail -n 30 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 2>/dev/null || true
+}
+trap 'echo "start_cluster.sh: failed; the logs of the daemons end with:" >&2; show_logs' ERR
+
 slurmctld -f "$CONF"
 slurmd -f "$CONF"
 for _ in $(seq 60); do
@@ -85,6 +141,7 @@ for _ in $(seq 60); do
     fi
     sleep 1
 done
-echo "start_cluster.sh: the node did not become idle; see /var/log/slurm/*.log" >&2
+echo "start_cluster.sh: the node did not become idle; the daemons' logs end with:" >&2
+show_logs
 sinfo >&2 || true
 exit 1

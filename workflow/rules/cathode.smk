@@ -1,7 +1,7 @@
 # The CATHODE anomaly search (Hallin et al., arXiv 2109.00546) and its baselines.
 # A point is (SR window, seed, injected signal level): each stage is a job per point, so
 # the scans of cathode.windows / seeds / signal_levels / families fan out on a cluster.
-# Paths: see genhep.cathode.files.
+# Paths: see genhep.cathode.layout, and common.smk's CATHODE_* names built from it.
 
 
 wildcard_constraints:
@@ -12,11 +12,11 @@ wildcard_constraints:
 
 use rule generate_toy as cathode_generate_toy with:
     output:
-        f"{CATHODE}/data/toy.root",
+        CATHODE_TOY,
     log:
-        f"{RESULTS}/logs/cathode/generate_toy.log",
+        cathode_log("generate_toy"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/generate_toy.tsv"
+        cathode_benchmark("generate_toy")
     resources:
         mem_mb=1000,
         runtime=10 + CATHODE_CFG["toy"].get("n_events", 0) // 1_000_000,
@@ -26,17 +26,17 @@ use rule generate_toy as cathode_generate_toy with:
 
 use rule ingest as cathode_ingest with:
     input:
-        roots=[f"{CATHODE}/data/toy.root"],
+        roots=[CATHODE_TOY],
         script=script("ingest.py"),
         code=code("ingest.py"),
     output:
-        f"{CATHODE}/data/events.h5",
+        f"{CATHODE}/{layout.EVENTS}",
     log:
-        f"{RESULTS}/logs/cathode/ingest.log",
+        cathode_log("ingest"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/ingest.tsv"
+        cathode_benchmark("ingest")
     params:
-        source=f"--inputs {shlex.quote(f'{CATHODE}/data/toy.root')}"
+        source=f"--inputs {shlex.quote(CATHODE_TOY)}"
         f" --mapping {shlex.quote(as_json('genhep'))}",
         selection=as_json(config["ingest"]["selection"]),
         chunk_size=config["ingest"]["chunk_size"],
@@ -48,13 +48,11 @@ rule cathode_fixed:
         script=script("cathode_fixed.py"),
         code=code("cathode_fixed.py"),
     output:
-        test=f"{CATHODE_FIXED}/test.h5",
-        reference=f"{CATHODE_FIXED}/reference.h5",
-        signal=f"{CATHODE_FIXED}/signal.h5",
+        **CATHODE_FIXED_FILES,
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/fixed.log",
+        cathode_log(f"{layout.WINDOW_SEED}/fixed"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/fixed.tsv"
+        cathode_benchmark(f"{layout.WINDOW_SEED}/fixed")
     threads: 1
     resources:
         # Measured: peak ~4x the events file (215 MB -> 870 MB) plus the interpreter.
@@ -74,23 +72,11 @@ rule cathode_data:
         script=script("cathode_data.py"),
         code=code("cathode_data.py"),
     output:
-        **{
-            name: f"{CATHODE_POINT}/data/{name}.h5"
-            for name in (
-                "sr_data",
-                "sb_short",
-                "sb_train",
-                "sb_val",
-                "sr_train",
-                "sr_val",
-            )
-        },
-        transform=f"{CATHODE_POINT}/data/transform.json",
-        counts=f"{CATHODE_POINT}/data/counts.json",
+        **CATHODE_DATA_FILES,
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/data.log",
+        cathode_log(f"{layout.POINT}/data"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/data.tsv"
+        cathode_benchmark(f"{layout.POINT}/data")
     threads: 1
     resources:
         # Measured: peak ~4x the events file (215 MB -> 870 MB) plus the interpreter.
@@ -98,7 +84,7 @@ rule cathode_data:
         runtime=15,
     params:
         data=as_json(cathode_data_params()),
-        outdir=lambda wc: cathode_path(wc, f"{CATHODE_POINT}/data"),
+        outdir=lambda wc: cathode_path(wc, CATHODE_DATA),
     shell:
         "python {input.script:q} --events {input.events:q} --params {params.data:q}"
         " --window {wildcards.window} --seed {wildcards.seed} --signal {wildcards.signal}"
@@ -109,35 +95,27 @@ rule cathode_data:
 # (region sr: ANODE's data model), with the training stage's own script.
 rule cathode_density:
     input:
-        train=f"{CATHODE_POINT}/data/{{region}}_train.h5",
-        val=f"{CATHODE_POINT}/data/{{region}}_val.h5",
+        train=f"{CATHODE_DATA}/{layout.model_inputs('{region}', 'train')}",
+        val=f"{CATHODE_DATA}/{layout.model_inputs('{region}', 'val')}",
         script=script("train.py"),
         code=family_code("train.py"),
     output:
-        model=f"{CATHODE_POINT}/density/{{region}}/{{family}}/model.pt",
-        hparams=f"{CATHODE_POINT}/density/{{region}}/{{family}}/hparams.json",
-        history=f"{CATHODE_POINT}/density/{{region}}/{{family}}/history.csv",
-        plot=f"{CATHODE_POINT}/density/{{region}}/{{family}}/loss.png",
-        info=f"{CATHODE_POINT}/density/{{region}}/{{family}}/training.json",
+        **cathode_density_files(),
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/density_{{region}}_{{family}}.log",
+        cathode_log(f"{layout.POINT}/density_{{region}}_{{family}}"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/density_{{region}}_{{family}}.tsv"
+        cathode_benchmark(f"{layout.POINT}/density_{{region}}_{{family}}")
     wildcard_constraints:
         region="sb|sr",
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["density"]["threads"]
     resources:
-        gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
-        mem_mb=lambda wc, attempt: CATHODE_CFG["density"]["mem_mb"] * attempt,
-        runtime=CATHODE_CFG["density"]["runtime"],
+        **device_job(CATHODE_CFG["density"]),
     params:
         family=lambda wc: as_json(cathode_density_params(wc.family, wc.seed)),
-        outdir=lambda wc: cathode_path(
-            wc, f"{CATHODE_POINT}/density/{{region}}/{{family}}"
-        ),
+        outdir=lambda wc: cathode_path(wc, f"{CATHODE_POINT}/{layout.density()}"),
         checkpoint=lambda wc: cathode_path(
-            wc, f"{CATHODE_POINT}/density/{{region}}/{{family}}.ckpt"
+            wc, f"{CATHODE_POINT}/{layout.density_checkpoint()}"
         ),
     shell:
         "python {input.script:q} --family {wildcards.family:q} --params {params.family:q}"
@@ -147,24 +125,22 @@ rule cathode_density:
 
 rule cathode_template:
     input:
-        model=f"{CATHODE_POINT}/density/sb/{{family}}/model.pt",
-        transform=f"{CATHODE_POINT}/data/transform.json",
-        sr_data=f"{CATHODE_POINT}/data/sr_data.h5",
+        model=cathode_density_files("sb")["model"],
+        transform=CATHODE_DATA_FILES["transform"],
+        sr_data=CATHODE_DATA_FILES["sr_data"],
         script=script("cathode_template.py"),
         code=family_code("cathode_template.py"),
     output:
-        f"{CATHODE_POINT}/template/{{family}}.h5",
+        CATHODE_TEMPLATE,
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/template_{{family}}.log",
+        cathode_log(f"{layout.POINT}/template_{{family}}"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/template_{{family}}.tsv"
+        cathode_benchmark(f"{layout.POINT}/template_{{family}}")
     wildcard_constraints:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["density"]["threads"]
     resources:
-        gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
-        mem_mb=lambda wc, attempt: CATHODE_CFG["density"]["mem_mb"] * attempt,
-        runtime=30,
+        **device_job(CATHODE_CFG["density"], runtime=30),
     params:
         interpolation=as_json(
             {
@@ -192,24 +168,22 @@ CLASSIFY = {
 
 rule cathode_classify:
     input:
-        label1=f"{CATHODE_POINT}/data/sr_data.h5",
-        label0=f"{CATHODE_POINT}/template/{{family}}.h5",
-        test=f"{CATHODE_FIXED}/test.h5",
+        label1=CATHODE_DATA_FILES["sr_data"],
+        label0=CATHODE_TEMPLATE,
+        test=CATHODE_FIXED_FILES["test"],
         script=script("cathode_classify.py"),
         code=family_code("cathode_classify.py"),
     output:
-        f"{CATHODE_POINT}/scores/cathode_{{family}}.h5",
+        f"{CATHODE_POINT}/{layout.scores('cathode_{family}')}",
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/cathode_{{family}}.log",
+        cathode_log(f"{layout.POINT}/cathode_{{family}}"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/cathode_{{family}}.tsv"
+        cathode_benchmark(f"{layout.POINT}/cathode_{{family}}")
     wildcard_constraints:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
-        gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
-        mem_mb=lambda wc, attempt: CATHODE_CFG["classifier"]["mem_mb"] * attempt,
-        runtime=CATHODE_CFG["classifier"]["runtime"],
+        **device_job(CATHODE_CFG["classifier"]),
     params:
         method=lambda wc: f"cathode_{wc.family}",
         classifier=CLASSIFY["classifier"],
@@ -222,30 +196,28 @@ rule cathode_classify:
 # CWoLa hunting: SR data vs the short sidebands.
 rule cathode_baseline:
     input:
-        label1=f"{CATHODE_POINT}/data/sr_data.h5",
+        label1=CATHODE_DATA_FILES["sr_data"],
         label0=lambda wc: cathode_path(
             wc,
             {
-                "idealized": f"{CATHODE_FIXED}/reference.h5",
-                "cwola": f"{CATHODE_POINT}/data/sb_short.h5",
+                "idealized": CATHODE_FIXED_FILES["reference"],
+                "cwola": CATHODE_DATA_FILES["sb_short"],
             }[wc.method],
         ),
-        test=f"{CATHODE_FIXED}/test.h5",
+        test=CATHODE_FIXED_FILES["test"],
         script=script("cathode_classify.py"),
         code=code("cathode_classify.py"),
     output:
-        f"{CATHODE_POINT}/scores/{{method}}.h5",
+        f"{CATHODE_POINT}/{layout.scores()}",
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/{{method}}.log",
+        cathode_log(f"{layout.POINT}/{{method}}"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/{{method}}.tsv"
+        cathode_benchmark(f"{layout.POINT}/{{method}}")
     wildcard_constraints:
         method="idealized|cwola",
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
-        gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
-        mem_mb=lambda wc, attempt: CATHODE_CFG["classifier"]["mem_mb"] * attempt,
-        runtime=CATHODE_CFG["classifier"]["runtime"],
+        **device_job(CATHODE_CFG["classifier"]),
     params:
         method="{method}",
         classifier=CLASSIFY["classifier"],
@@ -260,22 +232,20 @@ rule cathode_baseline:
 
 rule cathode_supervised:
     input:
-        label1=f"{CATHODE_FIXED}/signal.h5",
-        label0=f"{CATHODE_FIXED}/reference.h5",
-        test=f"{CATHODE_FIXED}/test.h5",
+        label1=CATHODE_FIXED_FILES["signal"],
+        label0=CATHODE_FIXED_FILES["reference"],
+        test=CATHODE_FIXED_FILES["test"],
         script=script("cathode_classify.py"),
         code=code("cathode_classify.py"),
     output:
-        f"{CATHODE}/sr{{window}}/seed{{seed}}/scores/supervised.h5",
+        CATHODE_SUPERVISED,
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/supervised.log",
+        cathode_log(f"{layout.WINDOW_SEED}/supervised"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/supervised.tsv"
+        cathode_benchmark(f"{layout.WINDOW_SEED}/supervised")
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
-        gpu=gpu_slots(CATHODE_CFG["classifier"]["device"]),
-        mem_mb=lambda wc, attempt: CATHODE_CFG["classifier"]["mem_mb"] * attempt,
-        runtime=CATHODE_CFG["classifier"]["runtime"],
+        **device_job(CATHODE_CFG["classifier"]),
     params:
         method="supervised",
         classifier=CLASSIFY["classifier"],
@@ -286,25 +256,23 @@ rule cathode_supervised:
 
 rule cathode_anode:
     input:
-        sb_model=f"{CATHODE_POINT}/density/sb/{{family}}/model.pt",
-        sr_model=f"{CATHODE_POINT}/density/sr/{{family}}/model.pt",
-        transform=f"{CATHODE_POINT}/data/transform.json",
-        test=f"{CATHODE_FIXED}/test.h5",
+        sb_model=cathode_density_files("sb")["model"],
+        sr_model=cathode_density_files("sr")["model"],
+        transform=CATHODE_DATA_FILES["transform"],
+        test=CATHODE_FIXED_FILES["test"],
         script=script("cathode_anode.py"),
         code=family_code("cathode_anode.py"),
     output:
-        f"{CATHODE_POINT}/scores/anode_{{family}}.h5",
+        f"{CATHODE_POINT}/{layout.scores('anode_{family}')}",
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/anode_{{family}}.log",
+        cathode_log(f"{layout.POINT}/anode_{{family}}"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/anode_{{family}}.tsv"
+        cathode_benchmark(f"{layout.POINT}/anode_{{family}}")
     wildcard_constraints:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["density"]["threads"]
     resources:
-        gpu=gpu_slots(CATHODE_CFG["density"]["device"]),
-        mem_mb=lambda wc, attempt: CATHODE_CFG["density"]["mem_mb"] * attempt,
-        runtime=30,
+        **device_job(CATHODE_CFG["density"], runtime=30),
     params:
         device=CATHODE_CFG["density"]["device"],
     shell:
@@ -316,31 +284,31 @@ rule cathode_anode:
 rule cathode_evaluate:
     input:
         scores=lambda wc: cathode_methods(wc.window, wc.seed, wc.signal).values(),
-        test=f"{CATHODE_FIXED}/test.h5",
-        counts=f"{CATHODE_POINT}/data/counts.json",
+        test=CATHODE_FIXED_FILES["test"],
+        counts=CATHODE_DATA_FILES["counts"],
         script=script("cathode_evaluate.py"),
         code=code("cathode_evaluate.py"),
     output:
-        evaluation=f"{CATHODE_POINT}/evaluation.json",
-        curves=f"{CATHODE_POINT}/curves.h5",
+        evaluation=CATHODE_EVALUATION["evaluation"],
+        curves=CATHODE_EVALUATION["curves"],
         sic=report(
-            f"{CATHODE_POINT}/sic.png",
+            CATHODE_EVALUATION["sic"],
             caption="../report/cathode.rst",
             category="CATHODE",
             subcategory="SR {window} TeV, seed {seed}",
             labels={"signal injected": "{signal}", "plot": "SIC"},
         ),
         rejection=report(
-            f"{CATHODE_POINT}/rejection.png",
+            CATHODE_EVALUATION["rejection"],
             caption="../report/cathode.rst",
             category="CATHODE",
             subcategory="SR {window} TeV, seed {seed}",
             labels={"signal injected": "{signal}", "plot": "rejection"},
         ),
     log:
-        f"{RESULTS}/logs/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/evaluate.log",
+        cathode_log(f"{layout.POINT}/evaluate"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/sr{{window}}/seed{{seed}}/s{{signal}}/evaluate.tsv"
+        cathode_benchmark(f"{layout.POINT}/evaluate")
     threads: 1
     resources:
         mem_mb=2000,
@@ -360,27 +328,29 @@ rule cathode_evaluate:
 
 rule cathode_summary:
     input:
-        evaluations=[f"{p}/evaluation.json" for p in cathode_points()],
+        evaluations=[
+            f"{p}/{layout.EVALUATION_FILES['evaluation']}" for p in cathode_points()
+        ],
         script=script("cathode_summary.py"),
         code=code("cathode_summary.py"),
     output:
-        csv=f"{CATHODE}/summary.csv",
+        csv=CATHODE_SUMMARY["csv"],
         md=report(
-            f"{CATHODE}/summary.md",
+            CATHODE_SUMMARY["md"],
             caption="../report/cathode.rst",
             category="CATHODE",
             labels={"table": "max SIC per method and point"},
         ),
         plot=report(
-            f"{CATHODE}/max_sic.png",
+            CATHODE_SUMMARY["plot"],
             caption="../report/cathode.rst",
             category="CATHODE",
             labels={"table": "max SIC vs S/B"},
         ),
     log:
-        f"{RESULTS}/logs/cathode/summary.log",
+        cathode_log("summary"),
     benchmark:
-        f"{RESULTS}/benchmarks/cathode/summary.tsv"
+        cathode_benchmark("summary")
     threads: 1
     resources:
         mem_mb=1000,

@@ -5,12 +5,17 @@ import shlex
 import shutil
 from pathlib import Path
 
+from genhep.cathode import layout
 from genhep.config import deep_merge, write_effective_config
 from genhep.datasets import dataset_paths
+from genhep.settings import RESOURCE_KEYS
 from genhep.stage_code import stage_sources
 
-# Stage scripts live next to the Snakefile, whatever the working directory.
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+# Stage scripts live next to the rules (workflow/scripts), whatever the working directory
+# and whichever Snakefile (./Snakefile or workflow/Snakefile) was named.
+SCRIPTS = (
+    Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent / "scripts"
+)
 
 
 def script(name):
@@ -45,9 +50,6 @@ PREPROCESSED = {
     "test": f"{RESULTS}/preprocessed/test.h5",
     "transform": f"{RESULTS}/preprocessed/transform.json",
 }
-
-
-RESOURCE_KEYS = ("threads", "runtime", "mem_mb")
 
 
 def data_stage_mem_mb(input):
@@ -162,6 +164,17 @@ def gpu_slots(device):
     return 1 if shutil.which("nvidia-smi") else 0
 
 
+def device_job(section, runtime=None):
+    """The resources of a job that may run on a GPU, from its config section: a GPU slot
+    (see gpu_slots), memory that grows with each retry (profiles: retries), and the
+    section's runtime unless the rule fixes its own."""
+    return {
+        "gpu": gpu_slots(section["device"]),
+        "mem_mb": lambda wc, attempt: section["mem_mb"] * attempt,
+        "runtime": section["runtime"] if runtime is None else runtime,
+    }
+
+
 # --- sampling and evaluation -----------------------------------------------------------
 
 SHARDS = range(config["sample"]["shards"])
@@ -191,14 +204,47 @@ AMPLIFICATION_OUTPUTS = (
 # --- the CATHODE search ----------------------------------------------------------------------
 
 CATHODE_CFG = config["cathode"]
+# Every CATHODE path is built from genhep.cathode.layout's names (patterns with the
+# rules' wildcards), under the branch's directory.
 CATHODE = f"{RESULTS}/cathode"
+CATHODE_TOY = f"{CATHODE}/{layout.TOY}"
 # With the toy source CATHODE has its own, larger toy (a signal pool for every level);
 # with the user's files it searches their labelled events.
-CATHODE_EVENTS = f"{CATHODE}/data/events.h5" if config["source"] == "toy" else FEATURES
-CATHODE_FIXED = f"{CATHODE}/sr{{window}}/seed{{seed}}/fixed"
-CATHODE_POINT = f"{CATHODE}/sr{{window}}/seed{{seed}}/s{{signal}}"
+CATHODE_EVENTS = f"{CATHODE}/{layout.EVENTS}" if config["source"] == "toy" else FEATURES
+CATHODE_FIXED = f"{CATHODE}/{layout.FIXED}"
+CATHODE_POINT = f"{CATHODE}/{layout.POINT}"
+CATHODE_DATA = f"{CATHODE_POINT}/{layout.DATA}"
+CATHODE_SUPERVISED = f"{CATHODE}/{layout.SUPERVISED_SCORES}"
 CATHODE_WINDOWS = [f"{w:.2f}" for w in CATHODE_CFG["windows"]]
 CATHODE_FAMILIES = CATHODE_CFG["families"]
+
+
+def cathode_files(directory, files):
+    """A layout's {name: file} as {name: path} in ``directory``."""
+    return {name: f"{directory}/{file}" for name, file in files.items()}
+
+
+CATHODE_FIXED_FILES = cathode_files(CATHODE_FIXED, layout.FIXED_FILES)
+CATHODE_DATA_FILES = cathode_files(CATHODE_DATA, layout.DATA_FILES)
+CATHODE_TEMPLATE = f"{CATHODE_POINT}/{layout.template()}"
+CATHODE_EVALUATION = cathode_files(CATHODE_POINT, layout.EVALUATION_FILES)
+
+
+def cathode_density_files(region="{region}"):
+    """A point's density model files, of ``region`` (sb or sr), per family (a wildcard)."""
+    return cathode_files(
+        f"{CATHODE_POINT}/{layout.density(region)}", layout.DENSITY_FILES
+    )
+
+
+def cathode_log(job):
+    """A CATHODE job's log; ``job``: a layout directory pattern and the job's name."""
+    return f"{RESULTS}/logs/cathode/{job}.log"
+
+
+def cathode_benchmark(job):
+    """A CATHODE job's benchmark file, named as its log (``cathode_log``)."""
+    return f"{RESULTS}/benchmarks/cathode/{job}.tsv"
 
 
 def cathode_data_params():
@@ -239,16 +285,17 @@ def cathode_density_params(family, seed):
 def cathode_methods(window, seed, signal):
     """{method label: scores file} of one point, in the order of cathode.methods."""
     point = CATHODE_POINT.format(window=window, seed=seed, signal=signal)
-    fixed = f"{CATHODE}/sr{window}/seed{seed}/scores"
     out = {}
     for method in CATHODE_CFG["methods"]:
         if method in ("cathode", "anode"):
             for family in CATHODE_FAMILIES:
-                out[f"{method}_{family}"] = f"{point}/scores/{method}_{family}.h5"
+                label = f"{method}_{family}"
+                out[label] = f"{point}/{layout.scores(label)}"
         elif method == "supervised":
-            out[method] = f"{fixed}/supervised.h5"  # no injected signal in it
+            # no injected signal in it
+            out[method] = CATHODE_SUPERVISED.format(window=window, seed=seed)
         else:
-            out[method] = f"{point}/scores/{method}.h5"
+            out[method] = f"{point}/{layout.scores(method)}"
     return out
 
 
@@ -261,15 +308,8 @@ def cathode_points():
     ]
 
 
-CATHODE_OUTPUTS = (
-    [
-        f"{CATHODE}/summary.csv",
-        f"{CATHODE}/summary.md",
-        f"{CATHODE}/max_sic.png",
-    ]
-    if CATHODE_CFG["enabled"]
-    else []
-)
+CATHODE_SUMMARY = cathode_files(CATHODE, layout.SUMMARY_FILES)
+CATHODE_OUTPUTS = list(CATHODE_SUMMARY.values()) if CATHODE_CFG["enabled"] else []
 
 
 def cathode_path(wc, pattern):

@@ -21,9 +21,7 @@ rule sample:
     priority: 1
     threads: config["sample"]["threads"]
     resources:
-        gpu=gpu_slots(config["sample"]["device"]),
-        mem_mb=lambda wc, attempt: config["sample"]["mem_mb"] * attempt,
-        runtime=config["sample"]["runtime"],
+        **device_job(config["sample"]),
     params:
         # What the events depend on (not the job's resources: changing those reruns nothing).
         events=config["sample"]["events_per_shard"],

@@ -4,7 +4,12 @@ quantile-MSE figure (as Fig. 2 of arXiv 2008.06545)."""
 import json
 from pathlib import Path
 
-from genhep.amplification import plot_quantile_mse, rows_to_csv, rows_to_markdown, summarise
+from genhep.amplification.report import (
+    plot_quantile_mse,
+    rows_to_csv,
+    rows_to_markdown,
+    summarise,
+)
 from genhep.cli import log, parser, run
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic

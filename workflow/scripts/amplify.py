@@ -6,14 +6,14 @@ from pathlib import Path
 
 import torch
 
-from genhep.amplification import resolve_params, run_family
+from genhep.amplification.study import resolve_study, run_family
 from genhep.cli import json_arg, log, parser, run
 from genhep.io.atomic import write_text_atomic
 
 
 def main(args):
     torch.set_num_threads(args.threads)
-    p = resolve_params(args.family, args.params)  # a bad key fails here, before any work
+    p = resolve_study(args.family, args.params)  # a bad key fails here, before any work
     result = run_family(
         args.family,
         seeds=p["seeds"],
@@ -50,7 +50,7 @@ if __name__ == "__main__":
         required=True,
         help='{"seeds", "first_seed", "n_train", "n_generated", "quantiles", "train": {...},'
         ' "model": {...}}'
-        " (missing keys: the family's defaults in genhep.amplification.STUDY_DEFAULTS)",
+        " (missing keys: the family's defaults in genhep.amplification.params.STUDY_DEFAULTS)",
     )
     p.add_argument("--output", type=Path, required=True, help="the family's results (JSON)")
     p.add_argument("--threads", type=int, default=1)

@@ -4,15 +4,10 @@ import json
 from pathlib import Path
 
 from genhep.cli import parser, run
-from genhep.evaluate import (
-    generated_table,
-    leaderboard_markdown,
-    leaderboard_rows,
-    truth_table,
-    write_leaderboard,
-)
+from genhep.contracts import generated_table, load_split
+from genhep.evaluate import truth_table
 from genhep.plots import plot_feature_histograms, plot_metric_bars
-from genhep.preprocess import load_split
+from genhep.report import leaderboard_markdown, leaderboard_rows, write_leaderboard
 from genhep.sample import column_units
 
 

@@ -14,7 +14,8 @@ Modules, in the order of the search:
   sampled from the SB model, ANODE's density ratio;
 * ``classifier``: the MLP ensemble shared by CATHODE and the baselines;
 * ``sic``: SIC and rejection curves, floor-limited max SIC, medians and bands over runs;
-* ``files``: the branch's file layouts; ``stage_*``: one module per workflow step.
+* ``layout``: where each file lies; ``files``: the event and score files' contents;
+  ``stage_*``: one module per workflow step.
 
 This package imports none of them: a workflow stage is rerun when the code it imports
 changes, so importing ``genhep.cathode.sic`` must not import the classifier.

@@ -2,56 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
 
+from genhep.cathode.sic import null_auc_sigma
 from genhep.errors import GenhepError
+from genhep.models.base import adam, mlp
+from genhep.settings import ClassifierSettings
+from genhep.training import resolve_device
 
 CHECK_STREAM = 0xC4EC  # the check slice's own random stream, apart from the runs' seeds
-
-
-@dataclass
-class ClassifierSettings:
-    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam.
-
-    Each run trains on ``1 - val_fraction`` of the events. The rest is held out of its
-    training and split in two: the *check slice* (``check_fraction`` of all events,
-    the same for every run, never trained on and never used to choose epochs), which
-    gives the null check's AUC, and the run's own epoch-choice slice (the remaining
-    ``val_fraction - check_fraction``, drawn per run). The check slice comes out of the
-    held-out share, so a run trains on as many events as without it.
-    """
-
-    hidden: int = 64
-    layers: int = 3
-    epochs: int = 100
-    batch_size: int = 128
-    lr: float = 1e-3
-    best_epochs: int = 10  # average the predictions of the epochs with the lowest val loss
-    runs: int = 10  # independent trainings (ensemble); each its own seed and val split
-    val_fraction: float = 0.5  # held out of each run's training (CATHODE's k-fold halves)
-    check_fraction: float = 0.2  # of it, the check slice held out from every run
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if not 0 < self.check_fraction < self.val_fraction:
-            raise GenhepError(
-                f"config key cathode.classifier.check_fraction: {self.check_fraction} must be"
-                f" above 0 and below val_fraction ({self.val_fraction}): the check slice is"
-                " part of the held-out share, and the rest of it chooses the epochs"
-            )
-
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> ClassifierSettings:
-        """From the config's ``cathode.classifier`` section; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known - {"threads", "runtime", "mem_mb"})
-        if unknown:
-            raise GenhepError(f"config key cathode.classifier.{unknown[0]}: unknown setting")
-        return cls(**{k: v for k, v in cfg.items() if k in known})
 
 
 def check_slice(y: np.ndarray, s: ClassifierSettings) -> np.ndarray:
@@ -101,8 +65,6 @@ class ClassifierResult:
 
     @property
     def check_auc_per_run(self) -> np.ndarray:
-        from sklearn.metrics import roc_auc_score
-
         return np.array([roc_auc_score(self.check_labels, row) for row in self.check_scores])
 
     def null_check(self) -> dict[str, float | int]:
@@ -118,10 +80,6 @@ class ClassifierResult:
         slice's own counts. (A run's AUC on the events that chose its epochs is not:
         choosing the epochs that fit those events best pulls it above 0.5.)
         """
-        from sklearn.metrics import roc_auc_score
-
-        from genhep.cathode.sic import null_auc_sigma
-
         n1 = int(self.check_labels.sum())
         n0 = len(self.check_labels) - n1
         auc = float(roc_auc_score(self.check_labels, self.check_scores.mean(axis=0)))
@@ -148,13 +106,6 @@ def train_anomaly_classifier(
     which steadies a classifier trained on a tiny excess (the paper's best-epoch
     averaging). The check slice (see ``ClassifierSettings``) is only ever predicted.
     """
-    import torch
-    from sklearn.metrics import roc_auc_score
-    from torch import nn
-
-    from genhep.models.base import adam, mlp
-    from genhep.training import resolve_device
-
     dev = resolve_device(s.device)
     x = np.vstack([x_label1, x_label0]).astype(np.float32)
     y = np.r_[np.ones(len(x_label1)), np.zeros(len(x_label0))].astype(np.float32)

@@ -1,15 +1,5 @@
-"""The CATHODE branch's files, each layout written and read here only.
-
-A search point is (signal-region window, seed, injected signal level); the density
-estimator's family is one more coordinate of the CATHODE and ANODE results. Files:
-
-    fixed/   test.h5, reference.h5, signal.h5           per (window, seed)
-    data/    sr_data.h5, sb_short.h5, sb_{train,val}.h5,  per point
-             sr_{train,val}.h5, transform.json, counts.json
-    density/{region}/{family}/model.pt                  SB (CATHODE) or SR (ANODE) model
-    template/{family}.h5                                the SR background template
-    scores/{method}.h5                                  test scores, one row per run
-    evaluation.json, curves.h5, sic.png, rejection.png  the point's figures of merit
+"""The CATHODE branch's event and score files: their HDF5 contents, written and read
+here only, and the regions a window defines. Where each file lies: genhep.cathode.layout.
 
 The stages live one module per step (``stage_data``, ``stage_template``,
 ``stage_classify``, ``stage_evaluate``), so that a stage imports, and is rerun for, only

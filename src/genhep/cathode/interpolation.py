@@ -17,7 +17,9 @@ import numpy as np
 
 from genhep.cathode.datasets import Events
 from genhep.cathode.regions import Regions, SignalRegionMjj
-from genhep.preprocess import Preprocessor, TransformChain, write_split_file
+from genhep.contracts import write_split_file
+from genhep.io.atomic import atomic_path
+from genhep.transforms import Preprocessor, TransformChain
 
 log = logging.getLogger("genhep")
 
@@ -40,8 +42,6 @@ def write_model_inputs(
 ) -> dict[str, int]:
     """Transform ``events`` and write them as a training split; events outside the
     SB-fitted min-max range have no image under the logit and are dropped (counted)."""
-    from genhep.io.atomic import atomic_path
-
     x = pre.features.forward(events.x)
     c = pre.context.forward(events.mjj[:, None])
     ok = np.isfinite(x).all(axis=1) & np.isfinite(c).all(axis=1)
@@ -65,7 +65,7 @@ def sample_template(
 ) -> Events:
     """The background template: mjj from the SR data's KDE, x from the SB model at that
     mjj (the best-k epochs' mixture where training kept several), in physical units."""
-    import torch
+    import torch  # here, not at the top: stage_data imports this module without torch
 
     from genhep.models import load_ensemble
     from genhep.training import resolve_device
@@ -98,7 +98,7 @@ def anode_scores(
     Test events outside the SB-fitted range have no density under either model: they get
     the lowest score (counted in the log), so they never pass a cut.
     """
-    import torch
+    import torch  # here, not at the top: stage_data imports this module without torch
 
     from genhep.models import load_ensemble
     from genhep.training import resolve_device

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from genhep.errors import GenhepError
 
@@ -79,8 +79,6 @@ def run_summary(
     can be combined point by point. An FPR below the floor is set to the floor: there
     the curves are lower bounds, consistent with the floor-limited max SIC.
     """
-    from sklearn.metrics import roc_auc_score
-
     labels = np.asarray(labels)
     n_background = int((labels == 0).sum())
     scores = np.atleast_2d(scores)

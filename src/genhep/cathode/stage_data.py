@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from genhep.cathode import layout
 from genhep.cathode.datasets import (
     fixed_sets,
     injected_data,
@@ -44,8 +45,9 @@ def make_fixed_sets(events_path, p, window: float, seed: int, outputs: Mapping[s
 def make_point_data(
     events_path, p, window: float, seed: int, level: int, outdir: str | os.PathLike
 ) -> dict[str, Any]:
-    """The measured events of one point, cut into what each method trains on."""
-    outdir = Path(outdir)
+    """The measured events of one point, cut into what each method trains on: the files of
+    ``layout.DATA_FILES``, written into ``outdir``."""
+    out = {name: Path(outdir) / file for name, file in layout.DATA_FILES.items()}
     events, part = _load_partitioned(events_path, p, seed)
     regions = regions_for(window, p)
     data = injected_data(events, part, level)
@@ -59,7 +61,7 @@ def make_point_data(
             )
     sb_train_rows, sb_val_rows = holdout_split(len(sb), p["density_val_fraction"], seed)
     pre = fit_preprocessor(sb.take(sb_train_rows), p["transforms"])
-    write_text_atomic(outdir / "transform.json", pre.to_json())
+    write_text_atomic(out["transform"], pre.to_json())
     counts = {
         "window": window,
         "sr": [regions.sr_low, regions.sr_high],
@@ -72,18 +74,14 @@ def make_point_data(
     }
     counts["s_over_b"] = counts["signal_sr"] / max(counts["background_sr"], 1)
     counts["s_over_sqrt_b"] = counts["signal_sr"] / np.sqrt(max(counts["background_sr"], 1))
-    counts["sb_train"] = write_model_inputs(
-        sb.take(sb_train_rows), pre, outdir / "sb_train.h5", "sb"
-    )
-    counts["sb_val"] = write_model_inputs(sb.take(sb_val_rows), pre, outdir / "sb_val.h5", "sb")
+    counts["sb_train"] = write_model_inputs(sb.take(sb_train_rows), pre, out["sb_train"], "sb")
+    counts["sb_val"] = write_model_inputs(sb.take(sb_val_rows), pre, out["sb_val"], "sb")
     sr_train_rows, sr_val_rows = holdout_split(len(sr), p["density_val_fraction"], seed)
-    counts["sr_train"] = write_model_inputs(
-        sr.take(sr_train_rows), pre, outdir / "sr_train.h5", "sr"
-    )
-    counts["sr_val"] = write_model_inputs(sr.take(sr_val_rows), pre, outdir / "sr_val.h5", "sr")
-    write_events(outdir / "sr_data.h5", sr, window=window, seed=seed, signal_injected=level)
-    write_events(outdir / "sb_short.h5", short, window=window, seed=seed, signal_injected=level)
-    write_text_atomic(outdir / "counts.json", json.dumps(counts, indent=2))
+    counts["sr_train"] = write_model_inputs(sr.take(sr_train_rows), pre, out["sr_train"], "sr")
+    counts["sr_val"] = write_model_inputs(sr.take(sr_val_rows), pre, out["sr_val"], "sr")
+    write_events(out["sr_data"], sr, window=window, seed=seed, signal_injected=level)
+    write_events(out["sb_short"], short, window=window, seed=seed, signal_injected=level)
+    write_text_atomic(out["counts"], json.dumps(counts, indent=2))
     log.info(
         "SR [%.2f, %.2f): %d background + %d signal (S/B %.2f%%, S/sqrt(B) %.2f); SB %d events",
         regions.sr_low,

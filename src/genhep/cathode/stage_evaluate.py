@@ -14,6 +14,7 @@ import numpy as np
 from genhep.cathode.files import read_events
 from genhep.cathode.sic import run_summary
 from genhep.io.atomic import atomic_path, write_text_atomic
+from genhep.plots import plot_sic_curves
 
 # A classifier's null check and sizes, as its scores file's attributes carry them.
 CHECK_KEYS = (
@@ -37,8 +38,6 @@ def evaluate_point(
     """Every method's SIC and rejection curves (median, 16–84% band over runs), max SIC
     above the FPR floor, AUC and the null check on the classifiers' check slice, for one
     point."""
-    from genhep.plots import plot_sic_curves
-
     labels = read_events(test_path).label
     counts = json.loads(Path(counts_path).read_text())
     tpr = np.linspace(0.0, 1.0, p["tpr_points"] + 1)[1:]

@@ -7,7 +7,7 @@ import logging
 
 from genhep.cathode.files import read_events, regions_for, write_events, write_scores
 from genhep.cathode.interpolation import anode_scores, sample_template
-from genhep.preprocess import Preprocessor
+from genhep.transforms import Preprocessor
 
 log = logging.getLogger("genhep")
 

@@ -35,8 +35,11 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
+import vector
 
 from genhep.errors import GenhepError
+from genhep.io.atomic import atomic_path
 
 PROCESSES = ("qcd", "signal")
 JET_FIELDS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
@@ -111,7 +114,7 @@ class PythiaParams:
 
 def _pythia(params: PythiaParams, shard: int):
     try:
-        import pythia8mc as pythia8
+        import pythia8mc as pythia8  # here: an optional dependency (genhep[pythia])
     except ImportError as err:
         raise GenhepError(
             "source 'pythia' needs the pythia8mc and fastjet packages: pip install 'genhep[pythia]'"
@@ -169,8 +172,7 @@ def iter_particles(params: PythiaParams, shard: int, info: dict[str, Any]) -> It
 
 def cluster_jets(particles: ak.Array, params: PythiaParams) -> ak.Array:
     """Anti-kT jets above ``jet_min_pt``, leading first, with τ1, τ2, τ3 (per event, jagged)."""
-    import fastjet
-    import vector
+    import fastjet  # here: an optional dependency (genhep[pythia])
 
     vector.register_awkward()
     antikt = fastjet.JetDefinition(fastjet.antikt_algorithm, params.jet_r)
@@ -206,10 +208,6 @@ def cluster_jets(particles: ak.Array, params: PythiaParams) -> ak.Array:
 
 def write_shard(params: PythiaParams, shard: int, path: str | os.PathLike) -> dict[str, Any]:
     """Generate, cluster and write one shard to ROOT (the toy's schema), atomically."""
-    import uproot
-
-    from genhep.io.atomic import atomic_path
-
     info: dict[str, Any] = {}
     label = int(params.process == "signal")
     n_jets = 0

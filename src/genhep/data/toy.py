@@ -34,8 +34,10 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
 
 from genhep.errors import GenhepError
+from genhep.io.atomic import atomic_path
 
 JET_FIELDS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
 
@@ -373,10 +375,6 @@ def chunk_to_awkward(chunk: Mapping[str, Any], energy_scale: float = 1.0) -> dic
 
 def write_root(params: ToyParams, path: str | os.PathLike, tree_name: str = "events") -> dict:
     """Write the toy events to a ROOT TTree (GeV), atomically. Returns counts written."""
-    import uproot
-
-    from genhep.io.atomic import atomic_path
-
     n_written = n_signal = 0
     # ZSTD level 1: ~10x faster to write than uproot's default ZLIB for ~7% more bytes,
     # and read by ROOT >= 6.20.

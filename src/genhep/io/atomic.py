@@ -14,7 +14,7 @@ HDF5 cannot recover from a write that fails for want of space: its caches fail i
 destructors (tracebacks on stderr that no ``except`` sees), closing the file fails, and
 the process crashes at exit (h5py issues #914, #2160). Writers of HDF5 files therefore
 call :func:`reserve` before each write, which raises ENOSPC while HDF5 is still intact
-(genhep.io.hdf5.TableWriter, genhep.preprocess.write_split_file). Only a disk that another
+(genhep.io.hdf5.TableWriter, genhep.contracts.write_split_file). Only a disk that another
 process fills between that check and the write still reaches HDF5's failure.
 """
 

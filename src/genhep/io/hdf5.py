@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from genhep.errors import GenhepError
-from genhep.io.atomic import HDF5_OVERHEAD_BYTES, reserve
+from genhep.io.atomic import HDF5_OVERHEAD_BYTES, atomic_path, reserve
 
 # Compression keeps the feature tables small; gzip level 1 is ~free next to ROOT decoding.
 _DATASET_OPTIONS = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
@@ -161,8 +161,6 @@ def write_table(
     attrs: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a whole column table at once, atomically (for tables that fit in memory)."""
-    from genhep.io.atomic import atomic_path
-
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         TableWriter(f, units or {}).append(columns)
         write_attrs(f, {"columns": list(columns), **(attrs or {})})

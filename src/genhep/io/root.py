@@ -30,6 +30,9 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import uproot
+from uproot.interpretation.jagged import AsJagged
+from uproot.interpretation.numerical import AsSTLBits, Numerical
+from uproot.interpretation.strings import AsStrings
 
 from genhep.errors import GenhepError
 from genhep.io.mappings import BranchMapping
@@ -161,10 +164,6 @@ class BranchType:
 
 def branch_type(branch) -> BranchType:
     """The :class:`BranchType` of an uproot TBranch."""
-    from uproot.interpretation.jagged import AsJagged
-    from uproot.interpretation.numerical import AsSTLBits, Numerical
-    from uproot.interpretation.strings import AsStrings
-
     try:
         typename = str(branch.typename)
     except Exception:

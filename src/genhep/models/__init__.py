@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from genhep.errors import GenhepError
+from genhep.io.atomic import atomic_path
 from genhep.models.base import Generator
 from genhep.models.cfm import CFM
 from genhep.models.diffusion import Diffusion
@@ -37,8 +38,6 @@ def build_model(family: str, n_features: int, n_context: int, hparams: dict[str,
 
 def save_model(model: Generator, path: str | os.PathLike, **extra: Any) -> None:
     """Weights and everything needed to rebuild the model, loadable with weights_only."""
-    from genhep.io.atomic import atomic_path
-
     payload = {
         "family": model.family,
         "n_features": model.n_features,

@@ -15,10 +15,14 @@ shape (n, n_context), or ``c = None`` for unconditional models (n_context = 0).
 
 from __future__ import annotations
 
+import math
+from dataclasses import fields
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from genhep.hparams import FamilyHparams
 
 
 def mlp(n_in: int, n_out: int, hidden: int, layers: int, activation=nn.SiLU) -> nn.Sequential:
@@ -47,21 +51,37 @@ def adam(params, lr: float, **kwargs: Any) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=fused or None, **kwargs)
 
 
+class TimeEmbedding(nn.Module):
+    """Sinusoidal features of t/T, as in transformers' position encodings."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(1000.0), dim // 2)))
+
+    def forward(self, t: Tensor) -> Tensor:
+        angles = t[:, None] * self.freqs[None, :]
+        return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
 class Generator(nn.Module):
     """Base class of the families; see the module docstring for the contract."""
 
     family: ClassVar[str]
     has_log_prob: ClassVar[bool] = False
-    default_hparams: ClassVar[dict[str, Any]] = {}
+    # The family's typed hyperparameters (names, defaults, allowed values: genhep.hparams).
+    hparams_class: ClassVar[type[FamilyHparams]] = FamilyHparams
 
     def __init__(self, n_features: int, n_context: int = 0, **hparams: Any):
         super().__init__()
-        unknown = set(hparams) - set(self.default_hparams)
+        unknown = set(hparams) - {f.name for f in fields(self.hparams_class)}
         if unknown:
             raise ValueError(f"{self.family}: unknown hyperparameter(s) {sorted(unknown)}")
         self.n_features = n_features
         self.n_context = n_context
-        self.hparams = {**self.default_hparams, **hparams}
+        try:
+            self.hparams = self.hparams_class(**hparams).as_dict()
+        except ValueError as err:
+            raise ValueError(f"{self.family}: {err}") from None
 
     # --- training -------------------------------------------------------------------
 

@@ -17,20 +17,13 @@ import torch
 from torch import Tensor
 from torchdiffeq import odeint
 
-from genhep.models.base import Generator, mlp, with_context
-from genhep.models.diffusion import TimeEmbedding
+from genhep.hparams import CFMHparams
+from genhep.models.base import Generator, TimeEmbedding, mlp, with_context
 
 
 class CFM(Generator):
     family = "cfm"
-    default_hparams = {
-        "hidden": 128,
-        "layers": 3,
-        "time_dim": 16,
-        "sigma_min": 0.0,
-        "ode_steps": 50,
-        "solver": "midpoint",  # torchdiffeq fixed-step method: euler | midpoint | rk4
-    }
+    hparams_class = CFMHparams
 
     def __init__(self, n_features: int, n_context: int = 0, **hparams):
         super().__init__(n_features, n_context, **hparams)

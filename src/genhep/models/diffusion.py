@@ -60,12 +60,10 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from genhep.models.base import Generator, mlp, with_context
-
-SCHEDULES = ("cosine_zero_snr", "cosine", "linear")
-PREDICTIONS = ("v", "eps")
+from genhep.hparams import DiffusionHparams
+from genhep.models.base import Generator, TimeEmbedding, mlp, with_context
 
 
 def _alpha_bar_from_betas(betas: Tensor) -> Tensor:
@@ -107,50 +105,16 @@ def linear_alpha_bar(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -
     )
 
 
-class TimeEmbedding(nn.Module):
-    """Sinusoidal features of t/T, as in transformers' position encodings."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(1000.0), dim // 2)))
-
-    def forward(self, t: Tensor) -> Tensor:
-        angles = t[:, None] * self.freqs[None, :]
-        return torch.cat([angles.sin(), angles.cos()], dim=-1)
-
-
 class Diffusion(Generator):
     family = "diffusion"
-    default_hparams = {
-        "hidden": 128,
-        "layers": 3,
-        "timesteps": 200,
-        "schedule": "cosine_zero_snr",  # cosine_zero_snr | cosine | linear (module docstring)
-        "prediction": None,  # v | eps; None: v for cosine_zero_snr, eps for the others
-        "time_dim": 16,
-        "sampler": "ddpm",  # ddpm (all T steps) | ddim | dpm2m (sample_steps steps)
-        "sample_steps": 50,  # DDIM / DPM-Solver++ steps (DDPM always takes all T)
-        "eta": 0.0,  # DDIM stochasticity: 0 deterministic, 1 = DDPM's posterior noise
-        "clip_x0": 6.0,  # DDIM, DPM-Solver++: clip x̂_0 (standardized data) to ±clip_x0; 0: off
-    }
+    hparams_class = DiffusionHparams
 
     def __init__(self, n_features: int, n_context: int = 0, **hparams):
         super().__init__(n_features, n_context, **hparams)
         hp = self.hparams
-        T, schedule = hp["timesteps"], hp["schedule"]
-        if schedule not in SCHEDULES:
-            raise ValueError(
-                f"diffusion: schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}"
-            )
+        T, schedule = hp["timesteps"], hp["schedule"]  # checked by DiffusionHparams
         if hp["prediction"] is None:  # stored resolved, so a checkpoint names it
             hp["prediction"] = "v" if schedule == "cosine_zero_snr" else "eps"
-        if hp["prediction"] not in PREDICTIONS:
-            raise ValueError(f"diffusion: prediction must be v or eps, not {hp['prediction']!r}")
-        if schedule == "cosine_zero_snr" and hp["prediction"] == "eps":
-            raise ValueError(
-                "diffusion: schedule cosine_zero_snr needs prediction v "
-                "(ε-prediction divides by √ᾱ_T = 0)"
-            )
         alpha_bar = {
             "cosine_zero_snr": cosine_zero_snr_alpha_bar,
             "cosine": cosine_alpha_bar,

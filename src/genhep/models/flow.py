@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 import zuko
 
+from genhep.hparams import MAFHparams, NSFHparams
 from genhep.models.base import Generator
 
 
@@ -56,7 +57,7 @@ class _ZukoFlow(Generator):
 
 class MAF(_ZukoFlow):
     family = "maf"
-    default_hparams = {"transforms": 5, "hidden": 64, "layers": 2}
+    hparams_class = MAFHparams
 
     def build(self, n_features, n_context):
         hp = self.hparams
@@ -70,7 +71,7 @@ class MAF(_ZukoFlow):
 
 class NSF(_ZukoFlow):
     family = "nsf"
-    default_hparams = {"transforms": 4, "hidden": 64, "layers": 2, "bins": 8}
+    hparams_class = NSFHparams
 
     def build(self, n_features, n_context):
         hp = self.hparams

@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genhep.hparams import GANHparams
 from genhep.models.base import Generator, adam, mlp, sliced_wasserstein, with_context
 
 
 class GAN(Generator):
     family = "gan"
-    default_hparams = {"latent_dim": 8, "hidden": 128, "layers": 3, "beta1": 0.5}
+    hparams_class = GANHparams
 
     def __init__(self, n_features: int, n_context: int = 0, **hparams):
         super().__init__(n_features, n_context, **hparams)

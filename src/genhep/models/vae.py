@@ -18,6 +18,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genhep.hparams import VAEHparams
 from genhep.models.base import Generator, mlp, with_context
 
 LOG_2PI = math.log(2 * math.pi)
@@ -27,7 +28,7 @@ class VAE(Generator):
     family = "vae"
     has_log_prob = True
     log_prob_is_bound = True  # the ELBO, not the exact likelihood
-    default_hparams = {"latent_dim": 4, "hidden": 128, "layers": 3, "beta": 1.0}
+    hparams_class = VAEHparams
 
     def __init__(self, n_features: int, n_context: int = 0, **hparams):
         super().__init__(n_features, n_context, **hparams)

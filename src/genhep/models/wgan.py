@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genhep.hparams import WGANHparams
 from genhep.models.base import Generator, adam, mlp, sliced_wasserstein, with_context
 
 
@@ -24,7 +25,7 @@ class WGAN(Generator):
     family = "wgan"
     # λ = 10 is the paper's choice for images; on low-dimensional standardized data it
     # over-regularizes the critic (2-D toy, equal budget: classifier AUC 0.99 vs 0.85 at λ = 1).
-    default_hparams = {"latent_dim": 8, "hidden": 128, "layers": 3, "n_critic": 5, "gp_weight": 1.0}
+    hparams_class = WGANHparams
 
     def __init__(self, n_features: int, n_context: int = 0, **hparams):
         super().__init__(n_features, n_context, **hparams)
