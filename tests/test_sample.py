@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from conftest import feature_table, run_script
-from genhep.contracts import load_split
+from genhep.contracts import load_split, reference_and_pool
 from genhep.models import build_model, load_ensemble, save_model
 from genhep.preprocess import preprocess
-from genhep.sample import gather_shards, reference_and_pool, sample_shard
+from genhep.sample import gather_shards, sample_shard
 from genhep.training import seed_everything
 
 

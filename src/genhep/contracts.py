@@ -55,6 +55,16 @@ from genhep.transforms import SPLITS_RULE, Preprocessor
 # --- the split file ----------------------------------------------------------------------
 
 
+def reference_and_pool(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, pool) row indices of the test split: even and odd positions.
+
+    The split's rows are in the feature table's order; alternating positions cut any
+    ordering (files concatenated by process, by run) evenly into both halves.
+    """
+    idx = np.arange(n)
+    return idx[0::2], idx[1::2]
+
+
 def write_split_file(
     path: str | os.PathLike,
     pre: Preprocessor,

@@ -1,7 +1,7 @@
 """The evaluation stage: every family scored with the same metrics on the same events.
 
 Truth is the held-out test split, in physical units (the inverse of the preprocessing).
-Its *reference* half (``genhep.sample.reference_and_pool``) is what every sample is compared
+Its *reference* half (``genhep.contracts.reference_and_pool``) is what every sample is compared
 to. The other half, the *pool*, gave the sampler its contexts; compared with the
 reference it is the truth-vs-truth row, the value of each metric for a perfect
 generator with this many events. A family's first ``len(pool)`` generated events use
@@ -20,12 +20,18 @@ import numpy as np
 
 from genhep import metrics
 from genhep.bounds import Bounds, physical_bounds
-from genhep.contracts import generated_table, load_split, open_samples, sampling_info
+from genhep.contracts import (
+    generated_table,
+    load_split,
+    open_samples,
+    reference_and_pool,
+    sampling_info,
+)
 from genhep.errors import GenhepError
 from genhep.io.atomic import write_text_atomic
+from genhep.io.hdf5 import column_units
 from genhep.plots import plot_correlations, plot_feature_histograms
 from genhep.preprocess import classifier_events_needed
-from genhep.sample import column_units, reference_and_pool
 
 log = logging.getLogger("genhep")
 

@@ -79,7 +79,7 @@ def classifier_events_needed(folds: int) -> int:
 
 def min_test_events(folds: int | None) -> int:
     """The fewest test events the evaluation runs with: the test split is cut into a
-    reference and a pool half (genhep.sample.reference_and_pool), and the classifier test
+    reference and a pool half (genhep.contracts.reference_and_pool), and the classifier test
     compares ``len(pool)`` events per class (``folds`` None or 0: no classifier test; the
     metrics then need 2 events per half)."""
     per_half = classifier_events_needed(folds) if folds else 2

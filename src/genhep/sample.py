@@ -5,12 +5,12 @@ long, reproducible stream, in batches, so memory is bounded by the batch size ho
 many events are asked for. A gather step concatenates the shards chunk by chunk.
 
 The conditioning values (mjj) come from the held-out test split. The test split is cut
-in two halves (``reference_and_pool``): the *reference* half is the truth every metric
-compares to, the *pool* half provides the contexts. Event ``g`` of the stream takes the
-pool's context number ``perm[g mod len(pool)]`` for a seeded permutation ``perm``, so
-the first ``len(pool)`` generated events use every pool context exactly once: compared
-with the reference, they are in exactly the position of the pool's own truth events,
-which gives every metric its truth-vs-truth scale.
+in two halves (``genhep.contracts.reference_and_pool``): the *reference* half is the
+truth every metric compares to, the *pool* half provides the contexts. Event ``g`` of
+the stream takes the pool's context number ``perm[g mod len(pool)]`` for a seeded
+permutation ``perm``, so the first ``len(pool)`` generated events use every pool context
+exactly once: compared with the reference, they are in exactly the position of the
+pool's own truth events, which gives every metric its truth-vs-truth scale.
 """
 
 from __future__ import annotations
@@ -21,30 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from genhep.contracts import load_split, open_samples, write_samples
+from genhep.contracts import load_split, open_samples, reference_and_pool, write_samples
 from genhep.errors import GenhepError
-from genhep.io.hdf5 import decode_attr
+from genhep.io.hdf5 import column_units
 
 log = logging.getLogger("genhep")
-
-
-def reference_and_pool(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(reference, pool) row indices of the test split: even and odd positions.
-
-    The split's rows are in the feature table's order; alternating positions cut any
-    ordering (files concatenated by process, by run) evenly into both halves.
-    """
-    idx = np.arange(n)
-    return idx[0::2], idx[1::2]
-
-
-def column_units(features_path: str | os.PathLike, columns: list[str]) -> dict[str, str]:
-    """The unit attribute of each column of the feature table."""
-    with h5py.File(features_path, "r") as f:
-        return {c: decode_attr(f[c].attrs.get("unit", "")) if c in f else "" for c in columns}
 
 
 def sample_shard(

@@ -16,6 +16,7 @@ import torch
 from genhep.contracts import load_split
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
+from genhep.layout import TRAINING_FILES
 from genhep.models import build_model, save_model
 from genhep.plots import plot_loss_history
 from genhep.training import Trainer, TrainSettings, seed_everything
@@ -97,14 +98,15 @@ def train_family(
         "training_seconds": result.seconds,
         "train_events_per_second": result.events_per_second,
     }
-    save_model(model, outdir / "model.pt", ensemble=ensemble, info=info)
+    out = {name: outdir / file for name, file in TRAINING_FILES.items()}
+    save_model(model, out["model"], ensemble=ensemble, info=info)
     write_text_atomic(
-        outdir / "hparams.json",
+        out["hparams"],
         json.dumps({"family": family, "model": model.hparams, "train": vars(settings)}, indent=2),
     )
-    write_text_atomic(outdir / "history.csv", history_csv(result.history))
-    with atomic_path(outdir / "loss.png") as tmp:
+    write_text_atomic(out["history"], history_csv(result.history))
+    with atomic_path(out["plot"]) as tmp:
         plot_loss_history(result.history, tmp, family, result.best_epoch)
-    write_text_atomic(outdir / "training.json", json.dumps(info, indent=2))
+    write_text_atomic(out["info"], json.dumps(info, indent=2))
     Path(checkpoint).unlink(missing_ok=True)  # finished: a checkpoint only marks unfinished runs
     return info

@@ -8,6 +8,7 @@ from pathlib import Path
 from genhep.cathode import layout
 from genhep.config import deep_merge, write_effective_config
 from genhep.datasets import dataset_paths
+from genhep.layout import TRAINING_FILES
 from genhep.settings import RESOURCE_KEYS
 from genhep.stage_code import stage_sources
 
@@ -141,7 +142,15 @@ def ingest_source_options():
 # --- training ------------------------------------------------------------------------
 
 FAMILY_NAMES = config["train"]["families"]
-MODELS = {f: f"{RESULTS}/models/{f}/model.pt" for f in FAMILY_NAMES}
+MODEL_DIR = f"{RESULTS}/models/{{family}}"
+
+
+def model_file(name, family="{family}"):
+    """A file the training stage writes (genhep.layout.TRAINING_FILES) for ``family``."""
+    return f"{MODEL_DIR}/{TRAINING_FILES[name]}".replace("{family}", family)
+
+
+MODELS = {f: model_file("model", f) for f in FAMILY_NAMES}
 
 
 def family_params(family):

@@ -3,7 +3,7 @@
 
 rule sample:
     input:
-        model=f"{RESULTS}/models/{{family}}/model.pt",
+        model=model_file("model"),
         test=PREPROCESSED["test"],
         features=FEATURES,
         script=script("sample.py"),
@@ -86,8 +86,8 @@ rule evaluate_truth:
 rule evaluate:
     input:
         samples=f"{RESULTS}/samples/{{family}}.h5",
-        model=f"{RESULTS}/models/{{family}}/model.pt",
-        training=f"{RESULTS}/models/{{family}}/training.json",
+        model=model_file("model"),
+        training=model_file("info"),
         test=PREPROCESSED["test"],
         features=FEATURES,
         script=script("evaluate.py"),

@@ -8,17 +8,17 @@ rule train:
         script=script("train.py"),
         code=family_code("train.py"),
     output:
-        model=f"{RESULTS}/models/{{family}}/model.pt",
-        hparams=f"{RESULTS}/models/{{family}}/hparams.json",
-        history=f"{RESULTS}/models/{{family}}/history.csv",
+        model=model_file("model"),
+        hparams=model_file("hparams"),
+        history=model_file("history"),
         plot=report(
-            f"{RESULTS}/models/{{family}}/loss.png",
+            model_file("plot"),
             caption="../report/loss.rst",
             category="Families",
             subcategory="{family}",
             labels={"family": "{family}", "plot": "loss curves"},
         ),
-        info=f"{RESULTS}/models/{{family}}/training.json",
+        info=model_file("info"),
     log:
         f"{RESULTS}/logs/train/{{family}}.log",
     benchmark:
@@ -37,7 +37,7 @@ rule train:
     params:
         # Only this family's settings: changing another family's reruns nothing here.
         family=lambda wc: as_json(settings_only(family_params(wc.family))),
-        outdir=lambda wc: f"{RESULTS}/models/{wc.family}",
+        outdir=lambda wc: MODEL_DIR.format(family=wc.family),
         checkpoint=lambda wc: f"{RESULTS}/checkpoints/{wc.family}.pt",
     shell:
         "python {input.script:q} --family {wildcards.family:q} --params {params.family:q}"

@@ -6,9 +6,9 @@ from pathlib import Path
 from genhep.cli import parser, run
 from genhep.contracts import generated_table, load_split
 from genhep.evaluate import truth_table
+from genhep.io.hdf5 import column_units
 from genhep.plots import plot_feature_histograms, plot_metric_bars
 from genhep.report import leaderboard_markdown, leaderboard_rows, write_leaderboard
-from genhep.sample import column_units
 
 
 def main(args):

@@ -44,6 +44,8 @@ those wildcards, so that called without them they give the rules' patterns.
 
 from __future__ import annotations
 
+from genhep.layout import TRAINING_FILES
+
 TOY = "data/toy.root"
 EVENTS = "data/events.h5"
 
@@ -84,13 +86,7 @@ def density_checkpoint(region: str = "{region}", family: str = "{family}") -> st
     return density(region, family) + ".ckpt"
 
 
-DENSITY_FILES = {
-    "model": "model.pt",
-    "hparams": "hparams.json",
-    "history": "history.csv",
-    "plot": "loss.png",
-    "info": "training.json",
-}
+DENSITY_FILES = TRAINING_FILES  # a density model's directory: the training stage's files
 
 
 def template(family: str = "{family}") -> str:

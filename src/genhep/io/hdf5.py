@@ -164,3 +164,9 @@ def write_table(
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         TableWriter(f, units or {}).append(columns)
         write_attrs(f, {"columns": list(columns), **(attrs or {})})
+
+
+def column_units(features_path: str | os.PathLike, columns: list[str]) -> dict[str, str]:
+    """The unit attribute of each column of the feature table."""
+    with h5py.File(features_path, "r") as f:
+        return {c: decode_attr(f[c].attrs.get("unit", "")) if c in f else "" for c in columns}
