@@ -193,3 +193,13 @@ def test_files_yaml_reads_the_dataset_sheet():
     assert row["label"] == "label"  # a label branch: CATHODE (auto) is on
     assert density_params(out) and not commands(out, "amplify.py")
     assert {p["train"]["epochs"] for p in main_train_params(out).values()} == {20}
+
+
+def test_the_catalog_test_config_runs_from_the_root_with_directory_dot_test():
+    """`snakemake --directory .test` (the catalog's test layout) reads .test's own config
+    (the tiny run the end-to-end tests load), not config/config.yaml."""
+    out = plan("--directory", ".test")
+    trains = main_train_params(out)
+    assert sorted(trains) == ["cfm", "diffusion", "gan", "maf", "nsf", "vae", "wgan"]
+    assert {p["train"]["epochs"] for p in trains.values()} == {2}  # .test's, not config.yaml's 20
+    assert {p["model"]["hidden"] for p in trains.values()} == {16}
