@@ -76,7 +76,8 @@ def test_lhco_yaml_plans_the_papers_cathode_and_its_own_families():
     assert train["gan"]["model"] == {"latent_dim": 16, "hidden": 256, "layers": 4}
     assert train["maf"]["train"]["epochs"] == 100 and train["maf"]["train"]["device"] == "cuda"
     sample = commands(out, "sample.py")
-    assert len(sample) == 70 and {c["--events"] for c in sample} == {"1000000"}
+    assert len(sample) == 70
+    assert {json.loads(c["--params"])["events_per_shard"] for c in sample} == {1_000_000}
 
 
 def test_cathode_cpu_yaml_plans_its_own_sizes_and_nothing_of_config_yaml():

@@ -149,9 +149,22 @@ def test_sample_script_error_names_the_file_and_leaves_nothing(prepared, tmp_pat
     result = run_script(
         "sample", "--model", prepared / "model.pt", "--test", tmp_path / "missing.h5",
         "--features", prepared / "events.h5", "--output", tmp_path / "out.h5",
-        "--shard", 0, "--events", 10,
+        "--shard", 0, "--params", '{"events_per_shard": 10}',
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("genhep sample: error: ")
     assert "missing.h5" in result.stderr
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_sample_script_refuses_an_unknown_setting_naming_it(prepared, tmp_path):
+    result = run_script(
+        "sample", "--model", prepared / "model.pt", "--test", prepared / "test.h5",
+        "--features", prepared / "events.h5", "--output", tmp_path / "out.h5",
+        "--shard", 0, "--params", '{"events": 10}',
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "genhep sample: error: config key sample.events: unknown setting"
+    )
     assert not (tmp_path / "out.h5").exists()

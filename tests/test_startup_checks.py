@@ -265,6 +265,8 @@ def test_bad_split_stops_a_dry_run_with_one_line_naming_the_key(tmp_path):
         ({"cathode": {"density": {"families": {"maf": {"model": {"blocks": 3}}}}}}, "maf.model"),
         ({"cathode": {"classifier": {"epoch": 3}}}, "cathode.classifier"),
         ({"train": {"epochs": 0}}, "train.epochs"),
+        ({"sample": {"batch_size": 0}}, "sample.batch_size"),
+        ({"sample": {"events": 10}}, "sample"),
         ({"families": {"diffusion": {"model": {"schedule": "cosin"}}}}, "families.diffusion"),
         ({"families": {"cfm": {"model": {"hidden": 2.5}}}}, "families.cfm.model"),
         ({"cathode": {"density": {"train": {"lr_floor": 2}}}}, "cathode.density.train"),

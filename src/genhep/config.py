@@ -20,7 +20,13 @@ from genhep.errors import GenhepError
 from genhep.hparams import FAMILY_NAMES, FAMILY_SPECS, family_hparams, unknown_family
 from genhep.input_checks import check_inputs, input_datasets
 from genhep.io.atomic import write_text_atomic
-from genhep.settings import RESOURCE_KEYS, ClassifierSettings, TrainSettings, schema_properties
+from genhep.settings import (
+    RESOURCE_KEYS,
+    ClassifierSettings,
+    SampleSettings,
+    TrainSettings,
+    schema_properties,
+)
 
 
 def deep_merge(base: dict, top: dict) -> dict:
@@ -47,6 +53,7 @@ def _schema(schema_path: str) -> dict[str, Any]:
         schema = yaml.safe_load(f)
     props = schema["properties"]
     props["train"]["properties"].update(schema_properties(TrainSettings))
+    props["sample"]["properties"].update(schema_properties(SampleSettings))
     overrides = schema_properties(TrainSettings, defaults=False)
     family_train = props["families"]["additionalProperties"]["properties"]["train"]
     family_train.update(additionalProperties=False, properties=_with_resources(overrides))

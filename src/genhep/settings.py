@@ -1,11 +1,12 @@
-"""Typed settings of the training loop and of CATHODE's classifier: the one place where
-each of their defaults, types and ranges is written.
+"""Typed settings of the training loop, of sampling and of CATHODE's classifier: the one
+place where each of their defaults, types and ranges is written.
 
 The config schema (``workflow/schemas/config.schema.yaml``) does not repeat them: its
-``train``, ``families.*.train``, ``cathode.density.train`` and ``cathode.classifier``
-sections get their properties from these dataclasses (``schema_properties``) when the
-workflow loads the schema (``genhep.config.load_schema``). A dataclass field says its
-JSON-schema constraints in its metadata (``minimum``, ``enum``, ``pattern``, ...).
+``train``, ``families.*.train``, ``cathode.density.train``, ``sample`` and
+``cathode.classifier`` sections get their properties from these dataclasses
+(``schema_properties``) when the workflow loads the schema (``genhep.config.load_schema``).
+A dataclass field says its JSON-schema constraints in its metadata (``minimum``, ``enum``,
+``pattern``, ...).
 
 ``from_config`` is strict: an unknown key is an error that names it. The job resources
 (``threads``, ``runtime``, ``mem_mb``) are the workflow's business, not a setting: the
@@ -139,6 +140,21 @@ class ClassifierSettings:
         cls, cfg: dict[str, Any], key: str = "cathode.classifier"
     ) -> ClassifierSettings:
         """From the config's ``cathode.classifier`` section; unknown keys are an error."""
+        return _from_config(cls, cfg, key)
+
+
+@dataclass
+class SampleSettings:
+    """One sampling job's settings (``genhep.sample.sample_shard``); the number of shards
+    is the workflow's (``sample.shards``), not the job's."""
+
+    events_per_shard: int = setting(50_000, minimum=1)
+    batch_size: int = setting(100_000, "events per model call; bounds memory", minimum=1)
+    seed: int = setting(11, minimum=0)
+    device: str = setting("auto", DEVICE_DESCRIPTION, pattern=DEVICE_PATTERN)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "sample") -> SampleSettings:
         return _from_config(cls, cfg, key)
 
 

@@ -23,16 +23,15 @@ rule sample:
     resources:
         **device_job(config["sample"]),
     params:
-        # What the events depend on (not the job's resources: changing those reruns nothing).
-        events=config["sample"]["events_per_shard"],
-        batch_size=config["sample"]["batch_size"],
-        seed=config["sample"]["seed"],
-        device=config["sample"]["device"],
+        # What the events depend on (genhep.settings.SampleSettings; not the job's
+        # resources, nor the shard count: changing those reruns nothing).
+        settings=as_json(
+            {k: v for k, v in settings_only(config["sample"]).items() if k != "shards"}
+        ),
     shell:
         "python {input.script:q} --model {input.model:q} --test {input.test:q}"
         " --features {input.features:q} --output {output:q} --shard {wildcards.shard}"
-        " --events {params.events} --batch-size {params.batch_size} --seed {params.seed}"
-        " --device {params.device:q} --threads {threads} --log {log:q}"
+        " --params {params.settings:q} --threads {threads} --log {log:q}"
 
 
 rule gather_samples:
