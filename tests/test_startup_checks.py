@@ -2,11 +2,15 @@
 item 7): fractions that do not sum to 1, no family to train, and a CUDA device where the jobs
 would run on a machine without a GPU (but not when planning, nor for a cluster executor)."""
 
+import os
+import re
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, env_with_venv
 from genhep.config import (
     SKIP_GPU_CHECK,
     check_cathode_config,
@@ -284,9 +288,6 @@ def test_invalid_config_names_the_key(config, key, capsys):
 
 def test_shipped_configs_pass_the_start_up_checks():
     """Every shipped config (and the catalog's test config) passes, without torch."""
-    import subprocess
-    import sys
-
     configs = [*sorted((REPO / "config").glob("*.yaml")), REPO / ".test/config/config.yaml"]
     code = (
         "import sys, yaml; from genhep.config import check_config\n"
@@ -298,3 +299,22 @@ def test_shipped_configs_pass_the_start_up_checks():
         [sys.executable, "-c", code, SCHEMA, *configs], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_the_snakefile_parses_and_plans_without_torch(tmp_path):
+    """A dry run (and a cluster job re-reading the Snakefile) needs no ML stack: with a
+    torch that cannot be imported, `snakemake -n` still plans the default run."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch imported while planning')\n")
+    env = env_with_venv()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(fake.parent), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        ["snakemake", "-n", "--cores", "1", "--snakefile", REPO / "workflow" / "Snakefile",
+         "--directory", tmp_path / "run", "--configfile", REPO / "config" / "config.yaml"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert re.search(r"^train\s+7$", out, re.M), out[-3000:]
