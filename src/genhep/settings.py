@@ -124,7 +124,8 @@ class ClassifierSettings:
         exclusiveMinimum=0,
         exclusiveMaximum=1,
     )
-    seed: int = setting(0, minimum=0)
+    # The job's seed (the workflow's seed wildcard), not a config key.
+    seed: int = field(default=0, metadata={"config": False})
     device: str = setting("auto", DEVICE_DESCRIPTION, pattern=DEVICE_PATTERN)
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +31,7 @@ def classify(
     ``label0_ratio`` caps the label-0 set at that multiple of label 1 (the idealized
     detector's true background is as large as CATHODE's template, no larger).
     """
-    s = ClassifierSettings.from_config({**settings, "seed": seed})
+    s = dataclasses.replace(ClassifierSettings.from_config(settings), seed=seed)
     x1, x0, test = (read_events(p) for p in (label1_path, label0_path, test_path))
     if label0_ratio is not None and len(x0) > label0_ratio * len(x1):
         x0 = x0.take(np.arange(int(round(label0_ratio * len(x1)))))
