@@ -1,5 +1,7 @@
 """Sharded sampling: physical units through the inverse transform, contexts, gather."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -145,26 +147,22 @@ def test_shards_are_reproducible_distinct_and_gathered_in_order(prepared, tmp_pa
     assert attrs["events_per_second"] > 0
 
 
-def test_sample_script_error_names_the_file_and_leaves_nothing(prepared, tmp_path):
+@pytest.mark.parametrize(
+    ("test", "params", "message"),
+    [
+        ("missing.h5", {"events_per_shard": 10}, "missing.h5"),  # a missing input, named
+        ("test.h5", {"events": 10}, "config key sample.events: unknown setting"),
+    ],
+)
+def test_sample_script_errors_are_one_line_and_leave_nothing(
+    prepared, tmp_path, test, params, message
+):
     result = run_script(
-        "sample", "--model", prepared / "model.pt", "--test", tmp_path / "missing.h5",
+        "sample", "--model", prepared / "model.pt", "--test", prepared / test,
         "--features", prepared / "events.h5", "--output", tmp_path / "out.h5",
-        "--shard", 0, "--params", '{"events_per_shard": 10}',
+        "--shard", 0, "--params", json.dumps(params),
     )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("genhep sample: error: ")
-    assert "missing.h5" in result.stderr
-    assert not (tmp_path / "out.h5").exists()
-
-
-def test_sample_script_refuses_an_unknown_setting_naming_it(prepared, tmp_path):
-    result = run_script(
-        "sample", "--model", prepared / "model.pt", "--test", prepared / "test.h5",
-        "--features", prepared / "events.h5", "--output", tmp_path / "out.h5",
-        "--shard", 0, "--params", '{"events": 10}',
-    )  # fmt: skip
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "genhep sample: error: config key sample.events: unknown setting"
-    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("genhep sample: error: ") and message in last
     assert not (tmp_path / "out.h5").exists()
