@@ -140,13 +140,14 @@ def check_families(config: dict) -> None:
         if family not in FAMILY_SPECS:
             raise unknown_family(family, f"families.{family}")
         family_hparams(family, section.get("model", {}))
-        _check_train_settings(section.get("train", {}), f"families.{family}.train")
+        _check_settings(TrainSettings, section.get("train", {}), f"families.{family}.train")
 
 
-def _check_train_settings(section: dict, key: str) -> None:
-    settings = {k: v for k, v in section.items() if k not in RESOURCE_KEYS}
+def _check_settings(cls: type, section: dict, key: str) -> None:
+    """``cls.from_config`` on a config section (it passes over the job resources), its
+    error as a start-up message naming the key."""
     try:
-        TrainSettings.from_config(settings, key)
+        cls.from_config(section, key)
     except GenhepError as err:
         raise GenhepError(f"invalid config: key {str(err).removeprefix('config key ')}") from None
 
@@ -165,7 +166,7 @@ def check_cathode_config(section: dict) -> None:
                 f"{family!r} has no likelihood (families with one: {', '.join(with_density)})"
             )
     density = section["density"]
-    _check_train_settings(density["train"], "cathode.density.train")
+    _check_settings(TrainSettings, density["train"], "cathode.density.train")
     for family, own in density["families"].items():
         key = f"cathode.density.families.{family}"
         if family not in FAMILY_SPECS:
@@ -174,12 +175,9 @@ def check_cathode_config(section: dict) -> None:
         if bad:
             raise GenhepError(f"invalid config: key {key}: unknown key(s) {sorted(bad)}")
         family_hparams(family, own.get("model", {}), f"{key}.model")
-        _check_train_settings(own.get("train", {}), f"{key}.train")
-    classifier = {k: v for k, v in section["classifier"].items() if k not in RESOURCE_KEYS}
-    try:  # settings that only make sense together (check_fraction < val_fraction)
-        ClassifierSettings.from_config(classifier)
-    except GenhepError as err:
-        raise GenhepError(f"invalid config: key {str(err).removeprefix('config key ')}") from None
+        _check_settings(TrainSettings, own.get("train", {}), f"{key}.train")
+    # including settings that only make sense together (check_fraction < val_fraction)
+    _check_settings(ClassifierSettings, section["classifier"], "cathode.classifier")
     low, high = section["mjj_range"]
     for i, centre in enumerate(section["windows"]):
         half = section["sr_width"] / 2

@@ -12,12 +12,12 @@ that names the config key.
 
 from __future__ import annotations
 
-import types
 import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from genhep.errors import GenhepError
+from genhep.settings import hint_options
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,7 @@ class FamilyHparams:
 
 def _has_type(value: Any, hint: Any) -> bool:
     """isinstance for the hints used here: int, float (an int is a float), str, bool, X | None."""
-    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    options = typing.get_args(hint) if union else (hint,)
-    for option in options:
+    for option in hint_options(hint):
         if option is type(None) and value is None:
             return True
         if option is bool and isinstance(value, bool):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import types
 import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from genhep.errors import GenhepError
@@ -176,6 +176,13 @@ def _from_config(cls: type, cfg: dict[str, Any], key: str) -> Any:
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 
+def hint_options(hint: Any) -> tuple[Any, ...]:
+    """The types a type hint allows: ``(int,)`` for ``int``, ``(str, NoneType)`` for
+    ``str | None``."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    return typing.get_args(hint) if union else (hint,)
+
+
 def schema_properties(cls: type, defaults: bool = True) -> dict[str, dict[str, Any]]:
     """The JSON-schema ``properties`` of a settings dataclass's config keys: type, the
     field's constraints and, with ``defaults``, its default (an override section, such as
@@ -183,17 +190,10 @@ def schema_properties(cls: type, defaults: bool = True) -> dict[str, dict[str, A
     hints = typing.get_type_hints(cls)
     props = {}
     for f in _config_fields(cls):
-        hint = hints[f.name]
-        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-        kinds = typing.get_args(hint) if union else (hint,)
-        json_types = [_JSON_TYPES.get(k, "null") for k in kinds]
+        json_types = [_JSON_TYPES.get(k, "null") for k in hint_options(hints[f.name])]
         prop = {"type": json_types[0] if len(json_types) == 1 else json_types}
         prop.update(f.metadata.get("schema", {}))
         if defaults and f.default is not MISSING:
             prop["default"] = f.default
         props[f.name] = prop
     return props
-
-
-def settings_dict(settings: Any) -> dict[str, Any]:
-    return asdict(settings)

@@ -147,7 +147,7 @@ MODEL_DIR = f"{RESULTS}/models/{{family}}"
 
 def model_file(name, family="{family}"):
     """A file the training stage writes (genhep.layout.TRAINING_FILES) for ``family``."""
-    return f"{MODEL_DIR}/{TRAINING_FILES[name]}".replace("{family}", family)
+    return f"{MODEL_DIR.format(family=family)}/{TRAINING_FILES[name]}"
 
 
 MODELS = {f: model_file("model", f) for f in FAMILY_NAMES}
