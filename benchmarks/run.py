@@ -40,8 +40,9 @@ import sampler_steps  # noqa: E402
 from model_speed import bench_models  # noqa: E402
 from model_speed import markdown as models_markdown  # noqa: E402
 
-from genhep.data.toy import ToyParams, iter_chunks, write_root  # noqa: E402
+from genhep.data.toy import iter_chunks, write_root  # noqa: E402
 from genhep.resources import measure_command  # noqa: E402
+from genhep.settings.data import ToySettings  # noqa: E402
 
 
 def median_time(fn, repeats):
@@ -55,7 +56,7 @@ def median_time(fn, repeats):
 
 
 def bench_toy(n_events, repeats, workdir):
-    params = ToyParams(n_events=n_events, seed=1)
+    params = ToySettings(n_events=n_events, seed=1)
     gen = median_time(lambda: sum(len(c["label"]) for c in iter_chunks(params)), repeats)
     write = median_time(lambda: write_root(params, workdir / "toy.root"), repeats)
     return [
@@ -80,14 +81,12 @@ def bench_ingest(n_events, workdir, chunk_sizes):
         cmd = [
             sys.executable,
             REPO / "workflow" / "scripts" / "ingest.py",
-            "--inputs",
+            "--params",
+            json.dumps({"mapping": "genhep", "chunk_size": chunk}),
+            "--roots",
             workdir / "toy.root",
-            "--mapping",
-            '"genhep"',
-            "--output",
+            "--features",
             workdir / "f.h5",
-            "--chunk-size",
-            chunk,
         ]
         result = measure_command(cmd)
         if result["returncode"] != 0:

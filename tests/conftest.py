@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 import uproot
 
+from genhep import cli
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
 
@@ -34,6 +37,20 @@ def run_script(stage, *args, cwd=None):
         env=env_with_venv(),
         cwd=cwd,
     )
+
+
+def run_stage(stage, *args):
+    """A stage script's command line, run in this process (``genhep.cli.main``): the same
+    parsing, checks, error line and exit code as ``run_script`` without a new interpreter
+    importing torch (seconds per call). Returns a CompletedProcess (stdout empty)."""
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stderr(err):
+        try:
+            cli.main(stage, [str(a) for a in args])
+        except SystemExit as stop:
+            code = stop.code
+    return subprocess.CompletedProcess(args, code, "", err.getvalue())
 
 
 def write_jets_root(path, jets, label=None, tree="events", prefix="jet_", extra=None):

@@ -23,16 +23,18 @@ import torch
 import yaml
 
 import genhep.amplification.study as study
-from conftest import run_script
+from conftest import run_script, run_stage
 from genhep.amplification.params import (
     STUDY_DEFAULTS,
     TUNING_SEEDS,
+    StudySettings,
     check_amplification_config,
     resolve_params,
     seed_list,
     study_params,
 )
 from genhep.amplification.report import summarise
+from genhep.amplification.study import STAGE as AMPLIFY
 from genhep.amplification.study import resolve_study, run_family, train_on_camel
 from genhep.amplification.truth import (
     amplification_factor,
@@ -44,12 +46,14 @@ from genhep.amplification.truth import (
     quantile_fractions,
     quantile_mse,
 )
+from genhep.config import validate_config
 from genhep.errors import GenhepError
 from genhep.models import FAMILIES, build_model
 from genhep.models.augmented import Augmented
 from genhep.training import Trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 @pytest.mark.parametrize("q", [10, 7])
@@ -129,6 +133,31 @@ def test_params_fall_back_to_the_family_defaults_and_are_checked():
     for resolve in (resolve_params, resolve_study):
         with pytest.raises(GenhepError, match="unknown family"):
             resolve("gann", {})
+
+
+def test_study_settings_are_the_resolved_params_of_the_jobs_family():
+    """The amplify stage's settings: its family (the job's) and that family's settings
+    resolved, in the order the results record them; an unknown key is named."""
+    given = {"seeds": 3, "train": {"epochs": 7}}
+    settings = StudySettings.from_config({"family": "maf", **given})
+    assert settings.family == "maf" and settings.params() == resolve_params("maf", given)
+    assert list(settings.params()) == list(resolve_params("maf", given))
+    assert StudySettings.from_config({"family": "maf", **settings.params()}) == settings
+    with pytest.raises(GenhepError, match=r"unknown key\(s\) \['sed'\]"):
+        StudySettings.from_config({"family": "maf", "sed": 1})
+    with pytest.raises(GenhepError, match="no family given"):
+        StudySettings.from_config({"seeds": 3})
+
+
+def test_an_empty_config_section_runs_the_library_defaults():
+    """The schema's defaults of the shared study keys (seeds, first_seed, n_train, ...)
+    are the library's (``resolve_params``): a config that sets none runs, per family,
+    what ``run_family`` with no settings runs."""
+    config = {}
+    validate_config(config, SCHEMA)
+    section = config["amplification"]
+    for family in STUDY_DEFAULTS:
+        assert resolve_params(family, study_params(section, family)) == resolve_params(family, {})
 
 
 def test_the_study_knows_every_family_and_no_other():
@@ -231,8 +260,9 @@ def test_trained_flow_beats_its_training_sample():
 @pytest.mark.slow
 def test_amplify_and_summary_scripts(tmp_path):
     out = tmp_path / "amplification" / "nsf.json"
-    params = {"seeds": 2, "n_generated": [100, 1000, 10_000], "train": {"epochs": 100}}
-    done = run_script("amplify", "--family", "nsf", "--params", json.dumps(params), "--output", out)
+    params = {"family": "nsf", "seeds": 2, "n_generated": [100, 1000, 10_000]}
+    params["train"] = {"epochs": 100}
+    done = run_script("amplify", "--params", json.dumps(params), "--result", out)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["family"] == "nsf" and result["n_generated"] == [100, 1000, 10_000]
@@ -247,7 +277,7 @@ def test_amplify_and_summary_scripts(tmp_path):
 
     table, md, plot = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "q.png"
     done = run_script(
-        "amplification_summary", "--inputs", out, "--table", table, md, "--plot", plot
+        "amplification_summary", "--results", out, "--csv", table, "--md", md, "--plot", plot
     )
     assert done.returncode == 0, done.stderr
     assert [r["name"] for r in summarise([result])] == ["nsf", "2-Gaussian fit", "training sample"]
@@ -261,11 +291,14 @@ def test_amplify_and_summary_scripts(tmp_path):
     [
         ({"seeds": 0}, "seeds must be a count 1..100"),
         ({"model": {"hiden": 8}}, "unknown hyperparameter"),
+        ({"seed": 3}, "unknown key(s) ['seed']"),
+        ({"family": None}, "no family given"),
     ],
 )
 def test_bad_params_give_one_error_line_and_no_output(tmp_path, params, message):
     out = tmp_path / "gan.json"
-    done = run_script("amplify", "--family", "gan", "--params", json.dumps(params), "--output", out)
+    params = {"family": "gan", **params}
+    done = run_stage(AMPLIFY, "--params", json.dumps(params), "--result", out)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("genhep amplify: error:")

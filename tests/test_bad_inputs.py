@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import uproot
 
-from conftest import DATA, feature_table, run_script, write_jets_root
+from conftest import DATA, feature_table, run_script, run_stage, write_jets_root
 from genhep.contracts import load_split
 from genhep.errors import GenhepError
+from genhep.evaluate import TRUTH_STAGE as EVALUATE_TRUTH
 from genhep.io import atomic
 from genhep.io.atomic import atomic_path
 from genhep.io.root import JAGGED_FIXED, BranchType, _field_problem
@@ -84,11 +85,11 @@ def run_ingest(tmp_path, inputs, mapping):
     out, log = tmp_path / "out" / "events.h5", tmp_path / "logs" / "ingest.log"
     result = run_script(
         "ingest",
-        "--inputs",
+        "--params",
+        json.dumps({"mapping": mapping}),
+        "--roots",
         *inputs,
-        "--mapping",
-        json.dumps(mapping),
-        "--output",
+        "--features",
         out,
         "--log",
         log,
@@ -239,11 +240,11 @@ def run_preprocess(tmp_path, events, folds=None, params=PREPROCESS_PARAMS):
     outs = {s: tmp_path / "pre" / f"{s}.h5" for s in SPLITS}
     outs["transform"] = tmp_path / "pre" / "transform.json"
     log = tmp_path / "logs" / "preprocess.log"
-    args = ["--input", events, "--params", json.dumps(params), "--log", log]
+    if folds is not None:
+        params = {**params, "classifier_folds": folds}
+    args = ["--features", events, "--params", json.dumps(params), "--log", log]
     for name, path in outs.items():
         args += [f"--{name}", path]
-    if folds is not None:
-        args += ["--folds", folds]
     return run_script("preprocess", *args), list(outs.values()), log
 
 
@@ -279,20 +280,18 @@ def test_the_test_split_floor_is_what_the_evaluation_needs():
 
 
 def test_evaluation_checks_a_test_split_made_without_the_check(tmp_path):
-    """A test split preprocessed without --folds (or before evaluate.folds was raised):
+    """A test split preprocessed without the classifier folds (or before evaluate.folds was
+    raised):
     the evaluation says so before fitting anything."""
     feature_table(tmp_path / "events.h5", n=120)
     params = {**PREPROCESS_PARAMS, "split": {"train": 0.5, "val": 0.4, "test": 0.1}}
     result, outs, _ = run_preprocess(tmp_path, tmp_path / "events.h5", params=params)
     assert result.returncode == 0, result.stderr
     test, metrics, log = outs[2], tmp_path / "eval" / "truth.json", tmp_path / "logs" / "ev.log"
-    result = run_script(
-        "evaluate",
-        "--truth-only",
+    result = run_stage(
+        EVALUATE_TRUTH,
         "--test",
         test,
-        "--features",
-        tmp_path / "events.h5",
         "--params",
         json.dumps(EVALUATE_PARAMS),
         "--metrics",
@@ -302,7 +301,7 @@ def test_evaluation_checks_a_test_split_made_without_the_check(tmp_path):
     )
     assert_one_line_failure(
         result,
-        "evaluate",
+        "evaluate_truth",
         log,
         [metrics],
         f"{test}: the test split holds",
@@ -410,18 +409,15 @@ def test_damaged_split_is_refused_naming_the_damage(tmp_path, clean_splits, dama
 
 def test_damaged_split_fails_the_stage_reading_it(tmp_path, clean_splits):
     """A stage reading a damaged split fails with that one line and writes nothing."""
-    events, outs = clean_splits[0] / "events.h5", clean_splits[1]
+    outs = clean_splits[1]
     test = tmp_path / "test.h5"
     shutil.copy(outs[2], test)
     fragments = _nan_feature(test)
     metrics, log = tmp_path / "eval" / "truth.json", tmp_path / "logs" / "ev.log"
-    result = run_script(
-        "evaluate",
-        "--truth-only",
+    result = run_stage(
+        EVALUATE_TRUTH,
         "--test",
         test,
-        "--features",
-        events,
         "--params",
         json.dumps(EVALUATE_PARAMS),
         "--metrics",
@@ -430,7 +426,7 @@ def test_damaged_split_fails_the_stage_reading_it(tmp_path, clean_splits):
         log,
     )
     assert_one_line_failure(
-        result, "evaluate", log, [metrics], f"{test} is damaged", *fragments, "-R preprocess"
+        result, "evaluate_truth", log, [metrics], f"{test} is damaged", *fragments, "-R preprocess"
     )
 
 
@@ -447,11 +443,13 @@ def test_transform_json_with_nan_bounds_is_refused(tmp_path):
 
 def test_an_unexpected_exception_leaves_its_traceback_in_the_log_and_one_line(tmp_path):
     feature_table(tmp_path / "events.h5", n=200)
-    # params without its keys: a KeyError inside the stage, not a GenhepError.
-    result, outs, log = run_preprocess(tmp_path, tmp_path / "events.h5", params={})
+    # A seed that is no number (the schema would refuse it; the stage takes it as it
+    # comes): a TypeError inside the stage, not a GenhepError.
+    params = {**PREPROCESS_PARAMS, "seed": "seven"}
+    result, outs, log = run_preprocess(tmp_path, tmp_path / "events.h5", params=params)
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr
-    assert "KeyError" in result.stderr
+    assert "TypeError" in result.stderr
     assert "Traceback" in log.read_text()
 
 
@@ -478,11 +476,13 @@ def small_tmpfs(directory, size="64k"):
 
 
 def _ingest_stage(tmp_path, full):
-    from genhep.data.toy import ToyParams, write_root
+    from genhep.data.toy import write_root
+    from genhep.settings.data import ToySettings
 
-    write_root(ToyParams(n_events=20_000, seed=1), tmp_path / "toy.root")
+    write_root(ToySettings(n_events=20_000, seed=1), tmp_path / "toy.root")
     out, log = full / "events.h5", tmp_path / "logs" / "ingest.log"
-    args = ["--inputs", tmp_path / "toy.root", "--mapping", '"genhep"', "--output", out]
+    params = json.dumps({"mapping": "genhep"})
+    args = ["--params", params, "--roots", tmp_path / "toy.root", "--features", out]
     return run_script("ingest", *args, "--log", log), [out], log, out
 
 
@@ -491,10 +491,11 @@ def _preprocess_stage(tmp_path, full):
     outs = {s: full / f"{s}.h5" for s in SPLITS}
     outs["transform"] = full / "transform.json"
     log = tmp_path / "logs" / "preprocess.log"
-    args = ["--input", tmp_path / "events.h5", "--params", json.dumps(PREPROCESS_PARAMS)]
+    params = json.dumps({**PREPROCESS_PARAMS, "classifier_folds": 5})
+    args = ["--features", tmp_path / "events.h5", "--params", params]
     for name, path in outs.items():
         args += [f"--{name}", path]
-    result = run_script("preprocess", *args, "--folds", 5, "--log", log)
+    result = run_script("preprocess", *args, "--log", log)
     return result, list(outs.values()), log, full
 
 

@@ -57,8 +57,9 @@ def test_density_and_sampler_steps_benchmarks_run_at_tiny_size(tmp_path):
     import shutil
 
     from conftest import feature_table
+    from genhep.layout import training_outputs
     from genhep.preprocess import preprocess
-    from genhep.train import train_family
+    from genhep.train import STAGE as train_stage
 
     results = tmp_path / "results"
     pre = results / "preprocessed"
@@ -74,13 +75,10 @@ def test_density_and_sampler_steps_benchmarks_run_at_tiny_size(tmp_path):
             "train": {"epochs": 3, "batch_size": 256, "patience": 0, "device": "cpu"},
             "model": {"hidden": 16, **({"timesteps": 20} if family == "diffusion" else {})},
         }
-        train_family(
-            family,
-            params,
-            pre / "train.h5",
-            pre / "val.h5",
-            results / "models" / family,
-            tmp_path / f"{family}.ckpt",
+        train_stage(
+            {"family": family, **params},
+            {"train": pre / "train.h5", "val": pre / "val.h5"},
+            training_outputs(results / "models" / family, tmp_path / f"{family}.ckpt"),
         )
     # The density benchmark reads a CATHODE point's sideband splits; any split file will do.
     density = tmp_path / "density"

@@ -167,8 +167,8 @@ def test_ingest_script_reports_a_mixed_mapping_in_one_line(small_event_file, tmp
     mapping = {"kind": "jets", "tree": "events", "jets": {"px": "jet_pt", "pt": "jet_pt"}}
     result = run_script(
         "ingest",
-        *("--inputs", small_event_file, "--mapping", json.dumps(mapping)),
-        *("--output", out, "--log", tmp_path / "o.log"),
+        *("--params", json.dumps({"mapping": mapping}), "--roots", small_event_file),
+        *("--features", out, "--log", tmp_path / "o.log"),
     )
     assert result.returncode == 1
     message = result.stderr.strip()

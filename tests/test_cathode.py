@@ -216,8 +216,8 @@ def test_classify_stage_writes_the_check_and_the_summary_names_it(tmp_path):
     import h5py
 
     from genhep.cathode.files import write_events
-    from genhep.cathode.stage_classify import classify
-    from genhep.cathode.stage_evaluate import SUMMARY_COLUMNS, summary_markdown, summary_rows
+    from genhep.cathode.stage_classify import STAGE
+    from genhep.cathode.stage_summary import SUMMARY_COLUMNS, summary_markdown, summary_rows
 
     rng = np.random.default_rng(3)
     for name, n, label in (("l1", 500, 1), ("l0", 1_500, 0), ("test", 50, 0)):
@@ -225,9 +225,14 @@ def test_classify_stage_writes_the_check_and_the_summary_names_it(tmp_path):
         write_events(
             tmp_path / f"{name}.h5", Events(x, np.full(n, 3.5), np.full(n, label), ("a", "b"))
         )
-    settings = {"epochs": 2, "best_epochs": 1, "runs": 2, "threads": 1}
+    settings = {"epochs": 2, "best_epochs": 1, "runs": 2, "threads": 1, "seed": 0, "method": "m"}
     out = tmp_path / "scores.h5"
-    info = classify("m", *(tmp_path / f"{n}.h5" for n in ("l1", "l0", "test")), out, settings, 0)
+    inputs = {
+        "label1": tmp_path / "l1.h5",
+        "label0": tmp_path / "l0.h5",
+        "test": tmp_path / "test.h5",
+    }
+    info = STAGE(settings, inputs, {"scores": out})
     with h5py.File(out, "r") as f:
         assert f["scores"].shape == (2, 50) and f["check_auc_per_run"].shape == (2,)
         assert (f.attrs["n_check_label1"], f.attrs["n_check_label0"]) == (100, 300)
@@ -317,6 +322,61 @@ def test_cathode_needs_labels_and_names_the_file(tmp_path):
         load_events(path, ["a", "b"])
 
 
+# --- the data stages, as the workflow runs them -------------------------------------------
+
+
+def write_labelled_table(path, events):
+    from genhep.io.hdf5 import write_table
+
+    write_table(path, events.columns())
+    return path
+
+
+def test_data_stages_write_each_named_file_of_the_point(tmp_path):
+    """The fixed and data stages, from one --params document each: every file the rule
+    names is written, the fixed sets and the SR data lie in the SR, and the counts name
+    the point."""
+    from genhep.cathode.files import read_events
+    from genhep.cathode.layout import DATA_FILES, FIXED_FILES
+    from genhep.cathode.stage_data import STAGE as DATA
+    from genhep.cathode.stage_fixed import STAGE as FIXED
+
+    events = {"events": write_labelled_table(tmp_path / "events.h5", labelled_events())}
+    search = {"features": ["a", "b"], "mjj_range": [2.6, 6.0], "background_split": SPLIT}
+    fixed = {name: tmp_path / "fixed" / file for name, file in FIXED_FILES.items()}
+    FIXED({**search, "window": 3.5, "seed": 0}, events, fixed)
+    data = {name: tmp_path / "data" / file for name, file in DATA_FILES.items()}
+    counts = DATA({**search, "window": 3.5, "seed": 0, "signal": 300}, events, data)
+    assert all(path.exists() for path in [*fixed.values(), *data.values()])
+    regions = Regions(3.3, 3.7, 2.6, 6.0)
+    for path in (fixed["test"], fixed["reference"], fixed["signal"], data["sr_data"]):
+        assert regions.signal_region(read_events(path).mjj).all(), path
+    assert (counts["window"], counts["seed"], counts["signal_injected"]) == (3.5, 0, 300)
+    assert 250 <= counts["signal_sr"] <= 300  # the resonance sits in the SR
+    assert counts["sb_train"]["events"] > 3 * counts["sb_val"]["events"]  # val_fraction 0.2
+
+
+def test_a_stage_refuses_a_params_document_without_its_job_values_or_with_others_keys(tmp_path):
+    """The window, seed, signal level and method are the job's, passed by its rule: a
+    document without one is refused by name, before anything is read; so is a key of
+    another stage, and a scores file without its own method label."""
+    from genhep.cathode.stage_data import STAGE as DATA
+    from genhep.cathode.stage_evaluate import method_scores
+    from genhep.settings.cathode import CathodeEvaluationSettings, ClassifyJobSettings
+
+    with pytest.raises(GenhepError, match=r"cathode: no signal given"):
+        DATA({"window": 3.5, "seed": 0}, {"events": tmp_path / "x.h5"}, {})
+    with pytest.raises(GenhepError, match=r"cathode.classifier: no method given"):
+        ClassifyJobSettings.from_config({"seed": 1})
+    # The density device is the density jobs', not the data's: refused by name.
+    point = {"window": 3.5, "seed": 0, "signal": 0}
+    with pytest.raises(GenhepError, match=r"cathode.density.device: unknown setting"):
+        DATA({"density": {"device": "cpu"}, **point}, {}, {})
+    two = CathodeEvaluationSettings(methods=["cwola", "cwola"])
+    with pytest.raises(GenhepError, match=r"--scores: 2 file\(s\) .* one distinct label"):
+        method_scores(two, [tmp_path / "a.h5", tmp_path / "b.h5"])
+
+
 def test_run_summary_medians_bands_and_floor():
     """Perfect and random scores over several runs: known max SIC, AUC, bands."""
     rng = np.random.default_rng(0)
@@ -339,11 +399,12 @@ def test_run_summary_medians_bands_and_floor():
 
 def toy_events(n_events, seed):
     """LHCO-like toy events (background only) as CATHODE inputs, in memory."""
-    from genhep.data.toy import ToyParams, chunk_to_awkward, iter_chunks
+    from genhep.data.toy import chunk_to_awkward, iter_chunks
     from genhep.features import leading_pair, lhco_features, select_jets
+    from genhep.settings.data import ToySettings
 
     parts = []
-    for chunk in iter_chunks(ToyParams(n_events=n_events, signal_fraction=0.0, seed=seed)):
+    for chunk in iter_chunks(ToySettings(n_events=n_events, signal_fraction=0.0, seed=seed)):
         j1, j2, _ = leading_pair(select_jets(chunk_to_awkward(chunk)["jet"]))
         cols = lhco_features(j1, j2)
         x = np.column_stack([cols[c] for c in ("mj_min", "delta_mj", "tau21_min", "tau21_max")])
@@ -366,26 +427,32 @@ def test_null_template_is_indistinguishable_from_signal_free_data(tmp_path):
     from genhep.cathode.interpolation import (
         fit_preprocessor,
         holdout_split,
+        model_inputs,
         sample_template,
-        write_model_inputs,
     )
-    from genhep.train import train_family
+    from genhep.cathode.stage_data import write_model_inputs
+    from genhep.layout import training_outputs
+    from genhep.models import load_ensemble
+    from genhep.train import STAGE
+    from genhep.training import resolve_device
 
     data = toy_events(400_000, seed=11)
     regions = Regions(3.3, 3.7)
     sr, sb = data.where(regions.signal_region(data.mjj)), data.where(regions.sidebands(data.mjj))
     train_rows, val_rows = holdout_split(len(sb), 0.2, seed=0)
     pre = fit_preprocessor(sb.take(train_rows), ["minmax", "logit", "standardize"])
-    write_model_inputs(sb.take(train_rows), pre, tmp_path / "train.h5", "sb")
-    write_model_inputs(sb.take(val_rows), pre, tmp_path / "val.h5", "sb")
-    params = {
+    split = {"train": tmp_path / "train.h5", "val": tmp_path / "val.h5"}
+    write_model_inputs(split["train"], model_inputs(sb.take(train_rows), pre), pre, "sb")
+    write_model_inputs(split["val"], model_inputs(sb.take(val_rows), pre), pre, "sb")
+    job = {
+        "family": "maf",
         "model": {"transforms": 4, "hidden": 64, "layers": 2},
         "train": {"epochs": 12, "batch_size": 512, "lr": 1e-3, "best_k": 3, "patience": 0},
     }
-    train_family(
-        "maf", params, tmp_path / "train.h5", tmp_path / "val.h5", tmp_path, tmp_path / "c"
-    )
-    template = sample_template(tmp_path / "model.pt", pre, sr, regions, 4, "scott", seed=0)
+    STAGE(job, split, training_outputs(tmp_path / "maf", tmp_path / "maf.ckpt"))
+    device = resolve_device("auto")
+    model = load_ensemble(tmp_path / "maf" / "model.pt", device)
+    template = sample_template(model, pre, sr, regions, 4, "scott", seed=0, device=device)
     assert len(template) == 4 * len(sr) and regions.signal_region(template.mjj).all()
     settings = ClassifierSettings(epochs=10, batch_size=256, best_epochs=3, runs=3, seed=0)
     result = train_anomaly_classifier(sr.x, template.x, sr.x[:10], settings)

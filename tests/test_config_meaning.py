@@ -45,15 +45,15 @@ def density_params(out):
     return [
         json.loads(c["--params"])
         for c in commands(out, "train.py")
-        if c["--outdir"].startswith("results/cathode/")
+        if c["--model"].startswith("results/cathode/")
     ]
 
 
 def main_train_params(out):
     return {
-        c["--family"]: json.loads(c["--params"])
+        json.loads(c["--params"])["family"]: json.loads(c["--params"])
         for c in commands(out, "train.py")
-        if c["--outdir"].startswith("results/models/")
+        if c["--model"].startswith("results/models/")
     }
 
 
@@ -88,7 +88,7 @@ def test_cathode_cpu_yaml_plans_its_own_sizes_and_nothing_of_config_yaml():
         assert p["model"] == {"transforms": 6, "hidden": 64, "layers": 2}
         assert p["train"]["epochs"] == 25 and p["train"]["lr"] == 1e-3
     assert {p["runs"] for p in classifier_params(out)} == {5}
-    toy = [c for c in commands(out, "generate_toy.py") if "cathode" in c["--output"]]
+    toy = [c for c in commands(out, "generate_toy.py") if "cathode" in c["--root"]]
     assert json.loads(toy[0]["--params"])["n_events"] == 7_620_000
     # The default run's amplification study is switched off in this file, and stays off.
     assert "rule amplify" not in plan("--configfile", "config/cathode_cpu.yaml")
@@ -103,10 +103,10 @@ def test_pythia_yaml_plans_pythia_shards_and_its_own_training():
     assert {json.loads(c["--params"])["pthat_min"] for c in shards} == {900.0}
     ingests = commands(out, "ingest.py")
     assert ingests and all(
-        json.loads(c["--selection"])["leading_jet_min_pt"] == 1.2 for c in ingests
+        json.loads(c["--params"])["selection"]["leading_jet_min_pt"] == 1.2 for c in ingests
     )
     assert not commands(out, "generate_toy.py") or all(
-        "cathode" in c["--output"] for c in commands(out, "generate_toy.py")
+        "cathode" in c["--root"] for c in commands(out, "generate_toy.py")
     )
     train = main_train_params(out)
     assert train["cfm"]["model"]["ode_steps"] == 20 and train["gan"]["train"]["epochs"] == 15
@@ -122,7 +122,7 @@ def test_cathode_toy_takes_nested_toy_settings_key_by_key(tmp_path):
         "cathode: {toy: {n_events: 200000, signal: {tau21_mean: 0.5}}}\n"
     )
     out = plan("--configfile", configfile)
-    cathode_toys = [c for c in commands(out, "generate_toy.py") if "cathode" in c["--output"]]
+    cathode_toys = [c for c in commands(out, "generate_toy.py") if "cathode" in c["--root"]]
     assert cathode_toys
     for c in cathode_toys:
         toy = json.loads(c["--params"])
@@ -188,8 +188,8 @@ def test_plans_with_sdm_apptainer(tmp_path):
 
 def test_files_yaml_reads_the_dataset_sheet():
     out = plan("--configfile", "config/files.yaml")
-    (ingest,) = [c for c in commands(out, "ingest.py") if "cathode" not in c["--output"]]
-    (row,) = json.loads(ingest["--datasets"])
+    (ingest,) = [c for c in commands(out, "ingest.py") if "cathode" not in c["--features"]]
+    (row,) = json.loads(ingest["--params"])["datasets"]
     assert row["name"] == "toy" and row["paths"] == ["results/data/toy.root"]
     assert row["label"] == "label"  # a label branch: CATHODE (auto) is on
     assert density_params(out) and not commands(out, "amplify.py")

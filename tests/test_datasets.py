@@ -259,18 +259,35 @@ def test_cli_ingests_datasets_given_as_json(files):
         "signal\tdata/signal.root\tgenhep\t1\t\t",
         "qcd\tdata/qcd_*.root\tgenhep\t0\t\t",
     )
-    rows = json.dumps([d.as_dict() for d in load_datasets(path)])
+    datasets = load_datasets(path)
+    rows = [d.as_dict() for d in datasets]
+    roots = ["--roots", *dataset_paths(datasets)]
     out = files / "events.h5"
-    result = run_script("ingest", "--datasets", rows, "--chunk-size", 10, "--output", out)
+    params = json.dumps({"datasets": rows, "chunk_size": 10})
+    result = run_script("ingest", "--params", params, *roots, "--features", out)
     assert result.returncode == 0, result.stderr
     data, attrs = read_table(out)
     assert data["label"].sum() == 37 and len(data["label"]) == 112
     assert attrs["file_datasets"][0] == "signal" and attrs["chunk_size"] == 10
-    # --datasets replaces --inputs/--mapping; a bad file is one clear line.
-    both = run_script("ingest", "--datasets", rows, "--mapping", '"genhep"', "--output", out)
-    assert both.returncode == 2 and "--datasets replaces --inputs" in both.stderr
-    bad = json.dumps([{"name": "x", "paths": ["data/none.root"], "mapping": "genhep"}])
-    failed = run_script("ingest", "--datasets", bad, "--output", files / "bad.h5")
+    # datasets replace the mapping (and tree), their files are the roots; a bad file is one
+    # clear line.
+    both = json.dumps({"datasets": rows, "mapping": "genhep"})
+    both = run_script("ingest", "--params", both, *roots, "--features", out)
+    assert both.returncode == 1
+    assert both.stderr.strip() == (
+        "genhep ingest: error: --params: datasets replaces mapping and tree: give one or the other"
+    )
+    neither = run_script("ingest", "--params", "{}", *roots, "--features", out)
+    assert neither.returncode == 1 and "give a mapping (for the --roots files) or datasets" in (
+        neither.stderr
+    )
+    other = run_script("ingest", "--params", params, *roots[:-1], "--features", out)
+    assert other.returncode == 1 and "--roots: must be the datasets' files" in other.stderr
+    bad = {"datasets": [{"name": "x", "paths": ["data/none.root"], "mapping": "genhep"}]}
+    failed = run_script(
+        "ingest", "--params", json.dumps(bad), "--roots", "data/none.root", "--features",
+        files / "bad.h5",
+    )  # fmt: skip
     assert failed.returncode == 1
     assert (
         failed.stderr.strip() == "genhep ingest: error: data/none.root: input file does not exist"

@@ -7,22 +7,19 @@ import pytest
 import uproot
 
 from conftest import DATA, run_script, write_jets_root
-from genhep.data.toy import ToyParams, write_root
+from genhep.data.toy import write_root
 from genhep.errors import GenhepError
 from genhep.ingest import Selection, _chunk_features, ingest
 from genhep.io.hdf5 import read_table
 from genhep.io.mappings import resolve_mapping
+from genhep.settings.data import ToySettings
 
 
-def run_ingest(inputs, output, mapping="genhep", **opts):
+def run_ingest(inputs, output, mapping="genhep", **settings):
     # As in the workflow: details go to the log, the console gets the one error line.
     log = output.with_suffix(".log")
-    args = ["--inputs", *inputs, "--mapping", json.dumps(mapping), "--output", output, "--log", log]
-    for key, value in opts.items():
-        args += [
-            f"--{key.replace('_', '-')}",
-            value if isinstance(value, str | int) else json.dumps(value),
-        ]
+    params = json.dumps({"mapping": mapping, **settings})
+    args = ["--params", params, "--roots", *inputs, "--features", output, "--log", log]
     return run_script("ingest", *args)
 
 
@@ -59,7 +56,7 @@ def test_small_file_features_counts_and_provenance(small_event_file, tmp_path):
 
 
 def test_toy_file_round_trip_through_ingest_counts_signal(tmp_path):
-    write_root(ToyParams(n_events=20_000, signal_fraction=0.02, seed=4), tmp_path / "toy.root")
+    write_root(ToySettings(n_events=20_000, signal_fraction=0.02, seed=4), tmp_path / "toy.root")
     ingest([tmp_path / "toy.root"], resolve_mapping("genhep"), tmp_path / "f.h5", chunk_size=7000)
     data, attrs = read_table(tmp_path / "f.h5")
     assert attrs["events_kept"] == 20_000
@@ -276,7 +273,7 @@ def test_not_a_root_file(tmp_path):
 
 
 def test_truncated_root_file(tmp_path):
-    write_root(ToyParams(n_events=20_000, seed=1), tmp_path / "full.root")
+    write_root(ToySettings(n_events=20_000, seed=1), tmp_path / "full.root")
     blob = (tmp_path / "full.root").read_bytes()
     cut = tmp_path / "cut.root"
     cut.write_bytes(blob[: len(blob) // 2])

@@ -80,7 +80,7 @@ FREE = [
 SPOTS = [*string_spots(SCHEMA), *((p, "value") for p in FREE)]
 # The strings that pass the start-up checks; every other spot is refused there.
 ACCEPTED = {
-    (("files", "paths"), "item"),  # file names are free: quoted (ingest_source_options)
+    (("files", "paths"), "item"),  # file names are free: quoted (stage_files)
     (("files", "datasets"), "value"),  # the sheet's path: read at start-up, never in a command
     *((p, "value") for p in FREE),
 }
@@ -272,7 +272,7 @@ def test_file_paths_and_free_strings_reach_the_jobs_quoted(tmp_path):
     )
     _, args = run_planned(workdir, config, trap)
     for path in paths:
-        assert path in args  # one argument each: --inputs P1 P2 P3
+        assert path in args  # one argument each: --roots P1 P2 P3
     for value in free.values():
         assert any(value in arg for arg in args if arg.startswith("{"))  # in a JSON --params
 
@@ -289,5 +289,5 @@ def test_the_dataset_sheet_path_never_reaches_a_command(tmp_path, template):
     config = merged(TINY, {"source": "files", "files": {"datasets": sheet}})
     commands, args = run_planned(workdir, config, trap)
     assert not any(sheet in c for c in commands)
-    # The sheet's rows travel as one JSON argument, its file's name in it.
-    assert any(data in arg for arg in args if arg.startswith("[{"))
+    # The sheet's rows travel in the ingest stage's JSON --params, its file's name in it.
+    assert any(data in arg for arg in args if arg.startswith("{") and '"datasets"' in arg)

@@ -212,21 +212,18 @@ def test_a_broken_layout_names_what_is_missing(tmp_path):
 
 def test_cli_lhco_errors_are_one_line_and_leave_nothing(small_event_file, tmp_path):
     out = tmp_path / "o.h5"
+    params = json.dumps({"mapping": "lhco_rnd"})
     for bad, fragment in [
         (small_event_file, "not an HDF5 file"),
         (tmp_path / "nope.h5", "does not exist"),
     ]:
-        result = run_script(
-            "ingest", "--inputs", bad, "--mapping", json.dumps("lhco_rnd"), "--output", out
-        )
+        result = run_script("ingest", "--params", params, "--roots", bad, "--features", out)
         assert result.returncode == 1, result.stderr
         line = result.stderr.strip()
         assert line.count("\n") == 0 and line.startswith("genhep ingest: error:")
         assert f"{bad}: " in line and fragment in line
         assert not out.exists()
     good = write_pandas_fixed(tmp_path / "rnd.h5", lhco_events(30))
-    result = run_script(
-        "ingest", "--inputs", good, "--mapping", json.dumps("lhco_rnd"), "--output", out
-    )
+    result = run_script("ingest", "--params", params, "--roots", good, "--features", out)
     assert result.returncode == 0, result.stderr
     assert read_table(out)[1]["events_kept"] == 30

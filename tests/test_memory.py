@@ -9,25 +9,25 @@ from test_workflow import job_resources
 
 from conftest import REPO, SCRIPTS, env_with_venv
 from genhep.config import validate_config
-from genhep.data.toy import ToyParams, write_root
+from genhep.data.toy import write_root
 from genhep.resources import measure_command
+from genhep.settings.data import ToySettings
 
 pytestmark = pytest.mark.slow
 
 
-def ingest_cmd(tmp_path, output, *extra):
+def ingest_cmd(tmp_path, output, **settings):
     return [
         sys.executable,
         SCRIPTS / "ingest.py",
-        "--inputs",
+        "--params",
+        json.dumps({"mapping": "genhep", **settings}),
+        "--roots",
         tmp_path / "toy.root",
-        "--mapping",
-        '"genhep"',
-        "--output",
+        "--features",
         output,
         "--log",
         tmp_path / "log",
-        *extra,
     ]
 
 
@@ -36,7 +36,7 @@ def million(tmp_path_factory):
     """A million toy events ingested, with the default chunk size, where a workflow in
     ``wf`` reads its feature table: (directory, the ingestion's measured cost)."""
     d = tmp_path_factory.mktemp("memory")
-    write_root(ToyParams(n_events=1_000_000, seed=9), d / "toy.root")
+    write_root(ToySettings(n_events=1_000_000, seed=9), d / "toy.root")
     features = d / "wf" / "results" / "features" / "events.h5"
     features.parent.mkdir(parents=True)
     default = measure_command(ingest_cmd(d, features), env=env_with_venv())
@@ -49,9 +49,7 @@ def test_ingesting_a_million_events_stays_under_1_5_gb(million):
     print(f"peak RSS ingesting 1e6 toy events: {default['peak_rss_mb']:.0f} MB")
     assert default["peak_rss_mb"] < 1536
     # Bounded by the chunk: a 10x smaller chunk needs less memory, not the same.
-    small = measure_command(
-        ingest_cmd(d, d / "small.h5", "--chunk-size", "10000"), env=env_with_venv()
-    )
+    small = measure_command(ingest_cmd(d, d / "small.h5", chunk_size=10_000), env=env_with_venv())
     assert small["returncode"] == 0
     assert small["peak_rss_mb"] < default["peak_rss_mb"]
 
@@ -70,7 +68,7 @@ def test_data_stages_peak_below_the_memory_their_rules_ask_for(million):
         [
             sys.executable,
             SCRIPTS / "preprocess.py",
-            "--input",
+            "--features",
             d / "wf" / "results" / "features" / "events.h5",
             "--params",
             json.dumps(config["preprocess"]),

@@ -16,6 +16,7 @@ import yaml
 from conftest import REPO, env_with_venv, run_script
 from genhep import cli
 from genhep.errors import GenhepError
+from genhep.layout import TRAINING_FILES
 from genhep.locks import checkpoint_lock
 from genhep.models import load_model
 
@@ -63,8 +64,9 @@ def test_second_trainer_on_a_checkpoint_is_refused_naming_the_first_and_writes_n
         # The lock comes first: the inputs are not even read (they do not exist).
         result = run_script(
             "train",
-            *("--family", "maf", "--params", "{}", "--train", tmp_path / "no.h5"),
-            *("--val", tmp_path / "no.h5", "--outdir", tmp_path / "out"),
+            *("--params", '{"family": "maf"}', "--train", tmp_path / "no.h5"),
+            *("--val", tmp_path / "no.h5"),
+            *(x for name, file in TRAINING_FILES.items() for x in (f"--{name}", tmp_path / file)),
             *("--checkpoint", ckpt, "--log", log),
         )
         assert result.returncode == 1
@@ -258,7 +260,8 @@ def test_killed_snakemake_stops_its_trainer_and_the_rerun_resumes_to_the_same_we
     # The reference: the same job (the command line Snakemake gave it), uninterrupted, in
     # another directory; meanwhile, as the README says: --unlock (then rerun).
     args = dict(zip(job[2::2], job[3::2], strict=True))
-    args.update({"--outdir": ref / "model", "--checkpoint": ref / "ckpt.pt"})
+    args.update({f"--{name}": ref / "model" / file for name, file in TRAINING_FILES.items()})
+    args.update({"--checkpoint": ref / "ckpt.pt"})
     args.update({"--log": ref / "train.log"})
     args.update({k: run / args[k] for k in ("--train", "--val")})
     reference = subprocess.Popen(

@@ -300,7 +300,7 @@ def test_preprocess_script_takes_bounds_from_its_params(tmp_path):
         "bounds": {"tau21_min": [0.1, None]},
     }
     outs = [f"--{s}={p}" for s, p in splits(tmp_path).items()]
-    args = ["--input", table, *outs, "--transform", tmp_path / "t.json"]
+    args = ["--features", table, *outs, "--transform", tmp_path / "t.json"]
     ok = run_script("preprocess", *args, "--params", json.dumps(params))
     assert ok.returncode == 0, ok.stderr
     chain = Preprocessor.load(tmp_path / "t.json").features

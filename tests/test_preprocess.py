@@ -94,3 +94,28 @@ def test_missing_column_and_constant_feature_name_the_problem(tmp_path):
     with pytest.raises(GenhepError, match=r"cannot fit minmax on columns \['width'\]"):
         preprocess(tmp_path / "const.h5", outputs, tmp_path / "t.json")
     assert not any(p.exists() for p in [*outputs.values(), tmp_path / "t.json"])
+
+
+def test_the_stage_is_the_library_with_the_configs_settings(tmp_path):
+    """The preprocess stage (as the workflow runs it: the config section and the classifier
+    folds in one settings document) writes what the library writes with those arguments."""
+    from genhep.preprocess import STAGE
+
+    feature_table(tmp_path / "events.h5")
+    settings = {"seed": 3, "split": {"train": 0.5, "val": 0.25, "test": 0.25}}
+    outputs = {s: tmp_path / "stage" / f"{s}.h5" for s in ("train", "val", "test")}
+    outputs["transform"] = tmp_path / "stage" / "t.json"
+    STAGE({**settings, "classifier_folds": 3}, {"features": tmp_path / "events.h5"}, outputs)
+    library = {s: tmp_path / f"{s}.h5" for s in ("train", "val", "test")}
+    fractions = settings["split"]
+    preprocess(tmp_path / "events.h5", library, tmp_path / "t.json", seed=3, fractions=fractions)
+    assert outputs["transform"].read_text() == (tmp_path / "t.json").read_text()
+    for split, path in library.items():
+        np.testing.assert_array_equal(load_split(outputs[split])["row"], load_split(path)["row"])
+    # 20 test events: enough for the metrics, too few for a 50-fold classifier test.
+    small = {"train": 0.5, "val": 0.499, "test": 0.001}
+    STAGE({"split": small}, {"features": tmp_path / "events.h5"}, outputs)
+    with pytest.raises(GenhepError, match="evaluate.folds = 50"):
+        STAGE(
+            {"split": small, "classifier_folds": 50}, {"features": tmp_path / "events.h5"}, outputs
+        )

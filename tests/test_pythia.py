@@ -5,20 +5,21 @@ import numpy as np
 import pytest
 import uproot
 
-from genhep.data.pythia import PythiaParams, write_shard
+from genhep.data.pythia import STAGE, write_shard
 from genhep.errors import GenhepError
 from genhep.ingest import ingest
 from genhep.io.hdf5 import read_table
 from genhep.io.mappings import resolve_mapping
+from genhep.settings.data import PythiaSettings
 
 pytest.importorskip("pythia8mc", reason="the pythia extra is not installed")
 pytestmark = pytest.mark.slow
 
 
 def shard(tmp_path, name, **kw):
-    params = PythiaParams(**{"events": 50, **kw})
+    params = PythiaSettings(**{"events": 50, **kw})
     path = tmp_path / f"{name}.root"
-    info = write_shard(params, 0, path)
+    info = write_shard(params, path)
     return path, info, uproot.open(path)["events"].arrays()
 
 
@@ -48,8 +49,11 @@ def test_seeds_make_shards_independent_and_reproducible(tmp_path):
     _, _, c = shard(tmp_path, "c", process="qcd", seed=2, events=10)
     assert ak.to_list(a) == ak.to_list(b)
     assert ak.to_list(a.jet_pt) != ak.to_list(c.jet_pt)
-    # Shard k of seed s runs with seed s + k: shard 1 of seed 1 is shard 0 of seed 2.
-    write_shard(PythiaParams(process="qcd", seed=1, events=10), 1, tmp_path / "d.root")
+    # Shard k of seed s runs with seed s + k: shard 1 of seed 1 is shard 0 of seed 2 (the
+    # stage, as the workflow runs it: the process and the shard in its settings).
+    settings = {"process": "qcd", "shard": 1, "seed": 1, "events": 10}
+    info = STAGE(settings, {}, {"root": tmp_path / "d.root"})
+    assert info["shard"] == 1 and info["seed"] == 2
     d = uproot.open(tmp_path / "d.root")["events"].arrays()
     assert ak.to_list(d) == ak.to_list(c)
 
@@ -69,7 +73,7 @@ def test_signal_jets_peak_at_the_configured_x_and_y_masses(tmp_path):
 
 
 def test_bad_settings_name_the_key():
-    with pytest.raises(GenhepError, match=r"config key pythia: unknown setting\(s\) \['pthat'\]"):
-        PythiaParams.from_config({"pthat": 100}, "qcd")
+    with pytest.raises(GenhepError, match=r"config key pythia.pthat: unknown setting"):
+        PythiaSettings.from_config({"pthat": 100, "process": "qcd"})
     with pytest.raises(GenhepError, match="process must be one of"):
-        PythiaParams.from_config({}, "ttbar")
+        PythiaSettings.from_config({"process": "ttbar"})

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import feature_table, run_script
+from conftest import feature_table, run_script, run_stage
 from genhep.contracts import load_split, reference_and_pool
 from genhep.models import build_model, load_ensemble, save_model
 from genhep.preprocess import preprocess
+from genhep.sample import STAGE as SAMPLE
 from genhep.sample import gather_shards, sample_shard
 from genhep.training import seed_everything
 
@@ -145,6 +146,12 @@ def test_shards_are_reproducible_distinct_and_gathered_in_order(prepared, tmp_pa
     for k in s0:
         np.testing.assert_array_equal(gathered[k], np.concatenate([s0[k], s1[k]]))
     assert attrs["events_per_second"] > 0
+    # The gather stage's script: the same table, from its command line.
+    done = run_script("gather_samples", "--shards", *paths, "--samples", tmp_path / "stage.h5")
+    assert done.returncode == 0, done.stderr
+    staged = read(tmp_path / "stage.h5")[0]
+    assert staged.keys() == gathered.keys()
+    assert all(np.array_equal(staged[k], gathered[k]) for k in gathered)
 
 
 @pytest.mark.parametrize(
@@ -157,10 +164,10 @@ def test_shards_are_reproducible_distinct_and_gathered_in_order(prepared, tmp_pa
 def test_sample_script_errors_are_one_line_and_leave_nothing(
     prepared, tmp_path, test, params, message
 ):
-    result = run_script(
-        "sample", "--model", prepared / "model.pt", "--test", prepared / test,
-        "--features", prepared / "events.h5", "--output", tmp_path / "out.h5",
-        "--shard", 0, "--params", json.dumps(params),
+    result = run_stage(
+        SAMPLE, "--model", prepared / "model.pt", "--test", prepared / test,
+        "--features", prepared / "events.h5", "--samples", tmp_path / "out.h5",
+        "--params", json.dumps({"shard": 0, **params}),
     )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

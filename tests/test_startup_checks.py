@@ -16,6 +16,7 @@ from genhep.config import (
     check_cathode_config,
     check_config,
     check_devices,
+    check_sections,
     execution_site,
     gpu_visible,
     start_up_checks,
@@ -75,7 +76,7 @@ def test_cathode_background_split_must_sum_to_one():
 def test_cathode_check_slice_must_fit_in_the_held_out_share():
     config = config_with(cathode__classifier={"val_fraction": 0.3, "check_fraction": 0.3})
     with pytest.raises(GenhepError) as err:
-        check_cathode_config(config["cathode"])
+        check_sections(config)
     assert str(err.value).startswith(
         "invalid config: key cathode.classifier.check_fraction: 0.3 must be above 0 "
         "and below val_fraction (0.3)"
@@ -227,6 +228,34 @@ def test_sampling_on_missing_cuda_names_sample_device():
 
     with pytest.raises(GenhepError, match="^config key sample.device: 'cuda' asked for"):
         sample_shard("model.pt", "test.h5", "events.h5", "out.h5", 0, 10, device="cuda")
+
+
+# --- the data sections: their defaults are written once, in their settings classes ----------
+
+
+def test_data_sections_defaults_come_from_their_settings_classes():
+    """toy, pythia, ingest and preprocess: the YAML schema writes none of their settings
+    (only pythia's workflow keys), and a config's defaults are the classes'
+    (genhep.settings.data), which the stages and the library take as they are."""
+    import yaml
+
+    from genhep.settings.base import as_config
+    from genhep.settings.data import (
+        IngestSettings,
+        PreprocessSettings,
+        PythiaSettings,
+        ToySettings,
+    )
+
+    workflow_keys = {"shards": 4, "signal_shards": 1, "signal_events": 1000, "mem_mb": 1000}
+    written = yaml.safe_load(SCHEMA.read_text())["properties"]
+    assert all(not written[s]["properties"] for s in ("toy", "ingest", "preprocess"))
+    assert set(written["pythia"]["properties"]) == set(workflow_keys)
+    config = config_with()
+    assert config["toy"] == as_config(ToySettings())
+    assert config["ingest"] == as_config(IngestSettings())
+    assert config["preprocess"] == as_config(PreprocessSettings())
+    assert config["pythia"] == {**as_config(PythiaSettings()), **workflow_keys}
 
 
 # --- the Snakefile calls them before any job -------------------------------------------------

@@ -1,11 +1,13 @@
+import json
+
 import numpy as np
 import pytest
 import uproot
 
 from genhep.data.toy import (
     CHUNK_EVENTS,
+    STAGE,
     DijetSpectrum,
-    ToyParams,
     chunk_to_awkward,
     dijet_kinematics,
     dijet_pdf,
@@ -14,6 +16,7 @@ from genhep.data.toy import (
 )
 from genhep.errors import GenhepError
 from genhep.features import invariant_mass, leading_pair, lhco_features, select_jets
+from genhep.settings.data import ToySettings
 
 
 def all_events(params):
@@ -22,7 +25,7 @@ def all_events(params):
 
 
 def test_counts_and_exact_signal_fraction_across_chunks():
-    params = ToyParams(n_events=2 * CHUNK_EVENTS + 12_345, signal_fraction=0.0123, seed=3)
+    params = ToySettings(n_events=2 * CHUNK_EVENTS + 12_345, signal_fraction=0.0123, seed=3)
     chunks, label = all_events(params)
     assert len(label) == params.n_events
     assert label.sum() == round(params.n_events * 0.0123)
@@ -34,9 +37,9 @@ def test_counts_and_exact_signal_fraction_across_chunks():
 
 
 def test_same_seed_same_events_other_seed_other_events():
-    a = next(iter_chunks(ToyParams(n_events=5000, seed=11)))
-    b = next(iter_chunks(ToyParams(n_events=5000, seed=11)))
-    c = next(iter_chunks(ToyParams(n_events=5000, seed=12)))
+    a = next(iter_chunks(ToySettings(n_events=5000, seed=11)))
+    b = next(iter_chunks(ToySettings(n_events=5000, seed=11)))
+    c = next(iter_chunks(ToySettings(n_events=5000, seed=12)))
     for k in a["jets"]:
         np.testing.assert_array_equal(a["jets"][k], b["jets"][k])
     np.testing.assert_array_equal(a["label"], b["label"])
@@ -54,7 +57,7 @@ def test_two_body_kinematics_reproduce_the_sampled_mass():
 
 
 def test_mjj_spectrum_follows_the_dijet_function():
-    params = ToyParams()
+    params = ToySettings()
     spectrum = DijetSpectrum(params.sqrt_s, params.background)
     mjj = spectrum.sample(np.random.default_rng(1), 400_000)
     bkg = params.background
@@ -69,7 +72,7 @@ def test_mjj_spectrum_follows_the_dijet_function():
 
 
 def test_physics_shapes_signal_peaks_and_background_correlation():
-    params = ToyParams(n_events=200_000, signal_fraction=0.05, seed=5)
+    params = ToySettings(n_events=200_000, signal_fraction=0.05, seed=5)
     feats, labels = [], []
     for chunk in iter_chunks(params):
         jets = select_jets(chunk_to_awkward(chunk)["jet"])
@@ -92,7 +95,7 @@ def test_physics_shapes_signal_peaks_and_background_correlation():
 
 
 def test_root_file_is_a_ttree_with_jagged_jets(tmp_path):
-    params = ToyParams(n_events=3000, signal_fraction=0.1, seed=2)
+    params = ToySettings(n_events=3000, signal_fraction=0.1, seed=2)
     counts = write_root(params, tmp_path / "toy.root")
     assert counts == {"events": 3000, "signal": 300}
     with uproot.open(tmp_path / "toy.root") as f:
@@ -108,11 +111,21 @@ def test_root_file_is_a_ttree_with_jagged_jets(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_the_stage_writes_what_its_settings_say(tmp_path):
+    counts = STAGE(
+        {"n_events": 3000, "signal_fraction": 0.1, "seed": 2}, {}, {"root": tmp_path / "t.root"}
+    )
+    assert counts == {"events": 3000, "signal": 300}
+    with uproot.open(tmp_path / "t.root") as f:
+        recorded = json.loads(str(f["genhep_toy_params"]))
+    assert recorded["seed"] == 2 and recorded["background"]["mjj_min"] == 2.5
+
+
 def test_bad_toy_config_names_the_key():
     with pytest.raises(GenhepError, match="toy.n_evnts"):
-        ToyParams.from_config({"n_evnts": 10})
+        ToySettings.from_config({"n_evnts": 10})
     with pytest.raises(GenhepError, match="toy.background.mjj_min"):
-        ToyParams.from_config({"background": {"mjj_min": 8.0}})
+        ToySettings.from_config({"background": {"mjj_min": 8.0}})
 
 
 def _cos_theta_star(j1, j2):
@@ -131,7 +144,7 @@ def test_signal_decays_isotropically_like_a_scalar_and_qcd_is_forward():
 
     from genhep.data.toy import _background_pair, _signal_pair
 
-    params = ToyParams(rapidity_sigma=0.0, recoil_pt_scale=0.0)  # the rest frame's z = beam
+    params = ToySettings(rapidity_sigma=0.0, recoil_pt_scale=0.0)  # the rest frame's z = beam
     c_max = params.background.cos_theta_max
     n = 20_000
     sig = np.abs(_cos_theta_star(*_signal_pair(np.random.default_rng(0), n, params)))

@@ -12,6 +12,7 @@ import torch
 
 from conftest import SCRIPTS, env_with_venv
 from genhep.io.atomic import atomic_path
+from genhep.layout import TRAINING_FILES
 from genhep.models import load_model
 from genhep.transforms import Preprocessor, TransformChain
 
@@ -34,19 +35,17 @@ def write_split(path, n, seed):
 
 
 def train_cmd(tmp_path, outdir, checkpoint):
+    outputs = [x for name, file in TRAINING_FILES.items() for x in (f"--{name}", outdir / file)]
     return [
         sys.executable,
         SCRIPTS / "train.py",
-        "--family",
-        "maf",
         "--params",
-        json.dumps(PARAMS),
+        json.dumps({"family": "maf", **PARAMS}),
         "--train",
         tmp_path / "train.h5",
         "--val",
         tmp_path / "val.h5",
-        "--outdir",
-        outdir,
+        *outputs,
         "--checkpoint",
         checkpoint,
         "--log",

@@ -18,7 +18,6 @@ import yaml
 
 from conftest import REPO, env_with_venv
 from genhep.contracts import load_split
-from genhep.data.toy import ToyParams
 from genhep.io.hdf5 import read_table
 from genhep.models import FAMILIES, load_model
 from genhep.transforms import Preprocessor
@@ -436,24 +435,6 @@ def test_files_source_expands_glob_patterns_and_names_an_empty_one(tmp_path):
     assert "config key files.paths: 'elsewhere/*.root' matches no file" in (
         result.stdout + result.stderr
     )
-
-
-def test_schema_defaults_are_the_library_defaults(tmp_path):
-    from dataclasses import asdict
-
-    from snakemake.utils import validate
-
-    config = {}
-    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"), set_default=True)
-    assert config["toy"] == asdict(ToyParams())
-    assert config["preprocess"]["split"] == {"train": 0.6, "val": 0.2, "test": 0.2}
-    # The pythia section: the library's defaults, plus the shard counts and the job memory.
-    from genhep.data.pythia import PythiaParams
-
-    library = asdict(PythiaParams())
-    library.pop("process")
-    jobs = {"shards": 4, "signal_shards": 1, "signal_events": 1000, "mem_mb": 1000}
-    assert config["pythia"] == {**library, **jobs}
 
 
 def test_shipped_configs_plan_every_family(tmp_path):

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from genhep.io.atomic import atomic_path
 from genhep.models.base import Generator
-from genhep.settings import TrainSettings
+from genhep.settings.training import TrainSettings
 
 log = logging.getLogger("genhep")
 

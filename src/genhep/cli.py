@@ -15,7 +15,7 @@ How the watcher finds it. Snakemake 9 runs a local shell rule as ``/bin/bash -c 
 exec the last command of such a line, so a run's process tree is (``ps -ef --forest``)::
 
     python .venv/bin/snakemake --cores all ...
-     \_ python workflow/scripts/train.py --family nsf ...
+     \_ python workflow/scripts/train.py --params {"family": "nsf", ...} ...
 
 With an older bash (4.4 on EL8), or a rule of several commands, the shell stays in
 between; on a cluster node the stage's parent is the job's ``python -m snakemake ...
@@ -55,9 +55,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from genhep.errors import GenhepError
+from threadpoolctl import threadpool_limits
+
+from genhep.errors import GenhepError, Interrupted
 from genhep.gpu_slots import gpu_for_this_job
 from genhep.locks import checkpoint_lock
+from genhep.stage import Stage, files
 
 log = logging.getLogger("genhep")
 
@@ -119,8 +122,76 @@ def run(
                 main(args)
         except GenhepError as err:
             _fail(stage, err)
+        except Interrupted as stop:
+            log.warning("genhep %s: %s", stage, stop)
+            sys.exit(143)  # 128 + SIGTERM: the batch system sees a terminated job
         except Exception as err:  # a bug, or a failure genhep does not name yet
             _crash(stage, err, args.log)
+
+
+def stage_parser(stage: Stage) -> argparse.ArgumentParser:
+    """The command line of a stage script, from the stage's declaration: ``--params``
+    (its settings, one JSON document), ``--NAME PATH`` for each of its files,
+    ``--threads`` and ``--log``."""
+    p = parser(stage.description)
+    p.add_argument("--params", type=json_arg, default={}, help="the stage's settings (JSON)")
+    for kind, specs in (("input", stage.input_specs), ("output", stage.output_specs)):
+        for spec in specs:
+            p.add_argument(
+                spec.option,
+                dest=spec.name,
+                type=Path,
+                nargs="+" if spec.many else None,
+                required=not spec.optional,
+                help=f"{kind} file{'s' if spec.many else ''}",
+            )
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (torch, BLAS)")
+    return p
+
+
+def main(stage: Stage, argv: list[str] | None = None) -> None:
+    """Run a stage from its script's command line (``stage_parser``): its settings are
+    checked (an unknown key is an error naming it) and its threads set before ``run``."""
+    args = stage_parser(stage).parse_args(argv)
+
+    def job(args: argparse.Namespace) -> None:
+        settings = stage.load_settings(args.params)
+        values = vars(args)
+        inputs = files(stage.input_specs, values)
+        outputs = files(stage.output_specs, values)
+        with _thread_limit(args.threads):
+            stage.run(settings, inputs, outputs)
+
+    run(stage.name, job, args, gpu=stage.gpu)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int):
+    """The job's threads for torch and for the BLAS/OpenMP pools (scikit-learn's ignore
+    torch's setting and would otherwise oversubscribe the cores the scheduler gave). The
+    environment variables cover the libraries a stage loads later (torch imported inside
+    a function reads OMP_NUM_THREADS), as Snakemake sets them for its jobs. Restored on
+    exit, for a stage run in process."""
+    saved_env = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    torch = sys.modules.get("torch")
+    saved_torch = torch.get_num_threads() if torch else None
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    if torch:
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if torch:
+            torch.set_num_threads(saved_torch)
 
 
 def _fail(stage: str, err: GenhepError) -> None:

@@ -20,13 +20,9 @@ from genhep.errors import GenhepError
 from genhep.hparams import FAMILY_NAMES, FAMILY_SPECS, family_hparams, unknown_family
 from genhep.input_checks import check_inputs, input_datasets
 from genhep.io.atomic import write_text_atomic
-from genhep.settings import (
-    RESOURCE_KEYS,
-    ClassifierSettings,
-    SampleSettings,
-    TrainSettings,
-    schema_properties,
-)
+from genhep.settings.base import RESOURCE_KEYS, schema_properties, settings_part
+from genhep.settings.sections import SECTIONS
+from genhep.settings.training import TrainSettings
 
 
 def deep_merge(base: dict, top: dict) -> dict:
@@ -52,18 +48,25 @@ def _schema(schema_path: str) -> dict[str, Any]:
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     props = schema["properties"]
-    props["train"]["properties"].update(schema_properties(TrainSettings))
-    props["sample"]["properties"].update(schema_properties(SampleSettings))
+    for dotted, cls in SECTIONS.items():
+        _schema_section(props, dotted)["properties"].update(schema_properties(cls))
     overrides = schema_properties(TrainSettings, defaults=False)
     family_train = props["families"]["additionalProperties"]["properties"]["train"]
     family_train.update(additionalProperties=False, properties=_with_resources(overrides))
     cathode = props["cathode"]["properties"]
     density_train = cathode["density"]["properties"]["train"]
     density_train.update(additionalProperties=False, properties=overrides)
-    classifier = cathode["classifier"]["properties"]
-    classifier.update({**schema_properties(ClassifierSettings), **classifier})
     jsonschema.validators.validator_for(schema).check_schema(schema)
     return schema
+
+
+def _schema_section(props: dict[str, Any], dotted: str) -> dict[str, Any]:
+    """The schema of a config section (``cathode.classifier``) in the top properties."""
+    first, *rest = dotted.split(".")
+    node = props[first]
+    for key in rest:
+        node = node["properties"][key]
+    return node
 
 
 def _with_resources(props: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +146,17 @@ def check_families(config: dict) -> None:
         _check_settings(TrainSettings, section.get("train", {}), f"families.{family}.train")
 
 
+def check_sections(config: dict) -> None:
+    """Every typed settings section (``genhep.settings.sections.SECTIONS``) builds: the checks of
+    settings that only make sense together (e.g. ``cathode.classifier.check_fraction`` below
+    its ``val_fraction``), named by key."""
+    for dotted, cls in SECTIONS.items():
+        section = config
+        for key in dotted.split("."):
+            section = section[key]
+        _check_settings(cls, settings_part(cls, section), dotted)
+
+
 def _check_settings(cls: type, section: dict, key: str) -> None:
     """``cls.from_config`` on a config section (it passes over the job resources), its
     error as a start-up message naming the key."""
@@ -176,8 +190,6 @@ def check_cathode_config(section: dict) -> None:
             raise GenhepError(f"invalid config: key {key}: unknown key(s) {sorted(bad)}")
         family_hparams(family, own.get("model", {}), f"{key}.model")
         _check_settings(TrainSettings, own.get("train", {}), f"{key}.train")
-    # including settings that only make sense together (check_fraction < val_fraction)
-    _check_settings(ClassifierSettings, section["classifier"], "cathode.classifier")
     low, high = section["mjj_range"]
     for i, centre in enumerate(section["windows"]):
         half = section["sr_width"] / 2
@@ -342,6 +354,7 @@ def check_config(
     sheet's rows (None without a sheet). Imports no torch."""
     validate_config(config, schema_path)
     start_up_checks(config, workflow, gpu)
+    check_sections(config)
     check_families(config)
     check_amplification_config(config["amplification"])
     check_cathode_config(config["cathode"])

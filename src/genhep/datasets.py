@@ -91,7 +91,8 @@ class Dataset:
         return self.weight if isinstance(self.weight, str) else None
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; :meth:`from_dict` reads it back (ingest.py --datasets)."""
+        """A JSON-able dict; :meth:`from_dict` reads it back (the ingest stage's
+        ``datasets``, genhep.settings.data.IngestSettings)."""
         return {
             "name": self.name,
             "paths": list(self.paths),
@@ -103,7 +104,7 @@ class Dataset:
         }
 
     @classmethod
-    def from_dict(cls, row: Any, where: str = "--datasets") -> Dataset:
+    def from_dict(cls, row: Any, where: str = "datasets") -> Dataset:
         """A dataset from :meth:`as_dict`'s form; a bad value is a GenhepError naming it."""
         if not isinstance(row, dict):
             raise GenhepError(f"{where}: each dataset must be an object, not {row!r}")

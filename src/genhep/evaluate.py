@@ -10,9 +10,12 @@ each pool context once, so they are compared on exactly the same footing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,9 @@ from genhep.io.atomic import write_text_atomic
 from genhep.io.hdf5 import column_units
 from genhep.plots import plot_correlations, plot_feature_histograms
 from genhep.preprocess import classifier_events_needed
+from genhep.settings.base import as_config
+from genhep.settings.evaluation import EvaluateSettings
+from genhep.stage import Files, Stage
 
 log = logging.getLogger("genhep")
 
@@ -58,14 +64,14 @@ def truth_table(split: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarra
 
 
 def check_test_size(
-    test_path: str | os.PathLike, n_test: int, n_pool: int, settings: dict[str, Any]
+    test_path: str | os.PathLike, n_test: int, n_pool: int, settings: EvaluateSettings
 ) -> None:
     """The test split is large enough for the metrics with these settings (the check
     preprocessing makes with ``--folds``, repeated for a test split made without it, or
     before evaluate.folds was raised): else one GenhepError naming the keys."""
-    folds = int(settings.get("folds", 5))
-    classifiers = tuple(settings.get("classifiers", ("gbdt", "mlp")))
-    cap = settings.get("max_classifier_events")
+    folds = int(settings.folds)
+    classifiers = tuple(settings.classifiers)
+    cap = settings.max_classifier_events
     if classifiers:
         needed = classifier_events_needed(folds)
         compared = n_pool if cap is None else min(n_pool, int(cap))
@@ -191,7 +197,7 @@ def score(
     truth: np.ndarray,
     other: np.ndarray,
     columns: list[str],
-    settings: dict[str, Any],
+    settings: EvaluateSettings,
     conditions: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """All metrics of ``other`` against ``truth`` with the configured settings; the
@@ -200,20 +206,22 @@ def score(
         truth,
         other,
         columns,
-        bins=settings.get("bins", 50),
-        fpd_kwargs=settings.get("fpd"),
-        kpd_kwargs=settings.get("kpd"),
-        classifiers=tuple(settings.get("classifiers", ("gbdt", "mlp"))),
-        folds=settings.get("folds", 5),
-        seed=settings.get("seed", 0),
-        max_classifier_events=settings.get("max_classifier_events"),
+        bins=settings.bins,
+        fpd_kwargs=as_config(settings.fpd),
+        kpd_kwargs=as_config(settings.kpd),
+        classifiers=tuple(settings.classifiers),
+        folds=settings.folds,
+        seed=settings.seed,
+        max_classifier_events=settings.max_classifier_events,
         conditions=conditions,
     )
 
 
 def evaluate_truth(
-    test_path: str | os.PathLike, settings: dict[str, Any], metrics_path: str | os.PathLike
+    test_path: str | os.PathLike, settings: EvaluateSettings, metrics_path: str | os.PathLike
 ) -> dict[str, Any]:
+    """The truth-vs-truth row: the pool half of the test split scored against the
+    reference half, written to ``metrics_path``."""
     split = load_split(test_path)
     columns, reference, pool = truth_table(split)
     check_test_size(test_path, len(reference) + len(pool), len(pool), settings)
@@ -240,7 +248,7 @@ def evaluate_family(
     training_path: str | os.PathLike,
     test_path: str | os.PathLike,
     features_path: str | os.PathLike,
-    settings: dict[str, Any],
+    settings: EvaluateSettings,
     metrics_path: str | os.PathLike,
     histograms_path: str | os.PathLike,
     correlation_path: str | os.PathLike,
@@ -270,8 +278,82 @@ def evaluate_family(
     }
     units = column_units(features_path, columns)
     plot_feature_histograms(
-        reference, generated, columns, units, histograms_path, family, bins=settings["bins"]
+        reference, generated, columns, units, histograms_path, family, bins=settings.bins
     )
     plot_correlations(reference, generated, columns, correlation_path, family)
     write_text_atomic(metrics_path, json.dumps(result, indent=2))
     return result
+
+
+@contextlib.contextmanager
+def warnings_to_log() -> Iterator[None]:
+    """Python warnings raised inside (metric caveats, e.g. FPD batch sizes scaled to a
+    small held-out set) go to the log as notes, each distinct one once, after the stage's
+    work: not to the console, where a workflow's many jobs would repeat them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # each distinct warning once
+        yield
+    for w in caught:
+        log.info("note: %s", w.message)
+
+
+def _log_result(result: dict[str, Any]) -> None:
+    """The row's headline metrics (not the per-column ones) in the log."""
+    m = result["metrics"]
+    log.info(
+        "%s vs truth (%d events each): %s",
+        result["family"],
+        result["n_compared"],
+        ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k[:3] not in ("w1_", "ks_", "td_")),
+    )
+
+
+def run(settings: EvaluateSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """The evaluation stage of one family: its generated events ``inputs.samples``
+    (from the model ``inputs.model``, trained as ``inputs.training`` records) against the
+    test split ``inputs.test``, units from ``inputs.features``; writes ``outputs.metrics``
+    and the plots ``outputs.histograms`` and ``outputs.correlation``."""
+    with warnings_to_log():
+        result = evaluate_family(
+            inputs.samples,
+            inputs.model,
+            inputs.training,
+            inputs.test,
+            inputs.features,
+            settings,
+            outputs.metrics,
+            outputs.histograms,
+            outputs.correlation,
+        )
+        _log_result(result)
+    return result
+
+
+STAGE = Stage(
+    "evaluate",
+    run,
+    EvaluateSettings,
+    inputs=("samples", "model", "training", "test", "features"),
+    outputs=("metrics", "histograms", "correlation"),
+    description="Score a family's generated events against the test split.",
+)
+
+
+def run_truth(settings: EvaluateSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """The truth-vs-truth evaluation stage: the two halves of the test split
+    ``inputs.test`` scored against each other; writes ``outputs.metrics``."""
+    with warnings_to_log():
+        result = evaluate_truth(inputs.test, settings, outputs.metrics)
+        _log_result(result)
+    return result
+
+
+TRUTH_STAGE = Stage(
+    "evaluate_truth",
+    run_truth,
+    EvaluateSettings,
+    inputs=("test",),
+    outputs=("metrics",),
+    description="Score the truth against itself: the test split's two halves, the row "
+    "a perfect generator reaches.",
+)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from genhep.errors import GenhepError
-from genhep.settings import hint_options
+from genhep.settings.base import hint_options
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,16 @@ one mapping; :func:`ingest_datasets` reads the rows of a dataset sheet (genhep.d
 each through its own mapping, with a per-dataset label or weight where the sheet gives one.
 Events are dropped, and counted by reason, when they have fewer than two selected jets,
 fail the mjj window, or carry a NaN or infinite feature. Everything is written atomically:
-on any error no output is left.
+on any error no output is left. The settings (chunk size, :class:`Selection`) are
+``genhep.settings.data.IngestSettings`` (the config's ``ingest`` section).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ import numpy as np
 import vector
 
 import genhep
-from genhep.datasets import Dataset
+from genhep.datasets import Dataset, dataset_paths
 from genhep.errors import GenhepError
 from genhep.features import (
     FEATURE_UNITS,
@@ -39,45 +42,16 @@ from genhep.features import (
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
 from genhep.io.lhco import iterate_lhco
-from genhep.io.mappings import ENERGY_TO_TEV, JET_ENERGY_KEYS, BranchMapping
+from genhep.io.mappings import ENERGY_TO_TEV, JET_ENERGY_KEYS, BranchMapping, resolve_mapping
 from genhep.io.root import iterate_mapped
+from genhep.settings.data import IngestSettings, Selection
+from genhep.stage import Files, Stage
+
+log = logging.getLogger("genhep")
 
 DROP_REASONS = ("fewer_than_2_jets", "trigger", "mjj_window", "nonfinite_feature")
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Event selection, energies in TeV; ``None`` switches a cut off.
-
-    ``leading_jet_min_pt`` is a single-jet trigger: the leading jet (after the per-jet
-    cuts) must have at least this pT. The LHC Olympics R&D sample was recorded with one
-    at 1.2 TeV; with a trigger well above the generator's pTHat threshold, the trigger,
-    not the generator cut, sets the shape of the mjj spectrum. Jet mappings only: a
-    table of event features carries no jets to trigger on.
-    """
-
-    min_jet_pt: float = 0.0
-    max_abs_eta: float | None = None
-    leading_jet_min_pt: float | None = None
-    mjj_min: float | None = None
-    mjj_max: float | None = None
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> Selection:
-        return cls(**(cfg or {}))
-
-    def describe(self) -> str:
-        parts = [f"two leading jets with pt >= {self.min_jet_pt} TeV"]
-        if self.max_abs_eta is not None:
-            parts[0] += f" and |eta| <= {self.max_abs_eta}"
-        if self.leading_jet_min_pt is not None:
-            parts.append(f"leading jet pt >= {self.leading_jet_min_pt} TeV (trigger)")
-        if self.mjj_min is not None:
-            parts.append(f"mjj >= {self.mjj_min} TeV")
-        if self.mjj_max is not None:
-            parts.append(f"mjj <= {self.mjj_max} TeV")
-        parts.append("all features finite")
-        return "; ".join(parts)
+# The default selection: two jets of any pT and finite features.
+NO_CUTS = Selection()
 
 
 def _jets_from_chunk(arrays: dict[str, ak.Array], mapping: BranchMapping) -> ak.Array:
@@ -322,8 +296,8 @@ def ingest(
     paths: Sequence[str | os.PathLike],
     mapping: BranchMapping,
     output: str | os.PathLike,
-    selection: Selection = Selection(),
-    chunk_size: int = 100_000,
+    selection: Selection = NO_CUTS,
+    chunk_size: int = IngestSettings.chunk_size,
     progress=None,
 ) -> dict[str, Any]:
     """Read every file, compute features, write ``output``. Returns the provenance dict.
@@ -339,8 +313,8 @@ def ingest(
 def ingest_datasets(
     datasets: Sequence[Any],
     output: str | os.PathLike,
-    selection: Selection = Selection(),
-    chunk_size: int = 100_000,
+    selection: Selection = NO_CUTS,
+    chunk_size: int = IngestSettings.chunk_size,
     progress=None,
 ) -> dict[str, Any]:
     """Ingest the rows of a dataset sheet (:class:`genhep.datasets.Dataset`, or their
@@ -375,3 +349,80 @@ def ingest_datasets(
         for d in datasets
     ]
     return _ingest_sources(sources, output, selection, chunk_size, progress, summary)
+
+
+def _progress(path: str | os.PathLike, n: int) -> None:
+    log.info("%s: %d events read", path, n)
+
+
+def _check_source(settings: IngestSettings, roots: Sequence[Path]) -> None:
+    """The job says what to read in one way: the dataset sheet's rows (whose files are the
+    stage's ``roots``), or a mapping for the ``roots``."""
+    if settings.datasets is not None:
+        if settings.mapping is not None or settings.tree is not None:
+            raise GenhepError("--params: datasets replaces mapping and tree: give one or the other")
+        if not isinstance(settings.datasets, list):
+            raise GenhepError(
+                "--params: datasets: expected a JSON list of datasets (Dataset.as_dict())"
+            )
+        rows = [d if isinstance(d, Dataset) else Dataset.from_dict(d) for d in settings.datasets]
+        if [Path(p) for p in dataset_paths(rows)] != list(roots):
+            raise GenhepError(
+                "--roots: must be the datasets' files, in order (genhep.datasets.dataset_paths)"
+            )
+    elif settings.mapping is None:
+        raise GenhepError("--params: give a mapping (for the --roots files) or datasets")
+
+
+def run(settings: IngestSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """The ingest stage: the files ``inputs.roots``, read through ``settings.mapping`` or
+    as the rows of ``settings.datasets``, to the feature table ``outputs.features``."""
+    _check_source(settings, inputs.roots)
+    start = time.perf_counter()
+    if settings.datasets is not None:
+        prov = ingest_datasets(
+            settings.datasets,
+            outputs.features,
+            settings.selection,
+            settings.chunk_size,
+            _progress,
+        )
+    else:
+        mapping = resolve_mapping(settings.mapping, tree=settings.tree)
+        prov = ingest(
+            inputs.roots,
+            mapping,
+            outputs.features,
+            settings.selection,
+            settings.chunk_size,
+            _progress,
+        )
+    seconds = time.perf_counter() - start
+    log.info(
+        "kept %d of %d events (dropped: %s) -> %s in %.1f s",
+        prov["events_kept"],
+        prov["events_read"],
+        {k: v for k, v in prov.items() if k.startswith("dropped_")},
+        outputs.features,
+        seconds,
+    )
+    for dataset in prov.get("datasets", []):
+        log.info(
+            "dataset %s (label %s): kept %d of %d events",
+            dataset["name"],
+            dataset["label"],
+            dataset["events_kept"],
+            dataset["events_read"],
+        )
+    return prov
+
+
+STAGE = Stage(
+    "ingest",
+    run,
+    IngestSettings,
+    inputs=("roots*",),
+    outputs=("features",),
+    description="Read ROOT files (or LHC Olympics features HDF5 files) through a branch "
+    "mapping, or the datasets of a dataset sheet, and write the event-feature table (HDF5).",
+)

@@ -14,7 +14,8 @@ table (genhep.io.hdf5.read_table: readable, finite), a split file
 (genhep.transforms.Preprocessor.load: finite parameters). A damaged file is named with
 how to regenerate it. Preprocessing itself refuses splits too small for training,
 validation and the evaluation's classifier test (:func:`check_split_sizes`) before it
-writes anything.
+writes anything. The stage's settings are ``genhep.settings.data.PreprocessSettings``
+(the config's ``preprocess`` section, and the evaluation's classifier folds).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from genhep.contracts import write_split_file
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import damaged, read_table
+from genhep.settings.base import as_config
+from genhep.settings.data import PreprocessSettings
+from genhep.stage import Files, Stage
 from genhep.transforms import Preprocessor, TransformChain
 
 log = logging.getLogger("genhep")
@@ -262,6 +266,47 @@ def preprocess(
                 weights=table["weight"][rows][ok] if "weight" in table else None,
             )
     return summary
+
+
+def run(settings: PreprocessSettings, inputs: Files, outputs: Files) -> dict[str, dict[str, int]]:
+    """The preprocess stage: ``inputs.features`` split into ``outputs.train``, ``val`` and
+    ``test``, the transforms fitted on train written to ``outputs.transform``."""
+    summary = preprocess(
+        inputs.features,
+        {split: outputs[split] for split in SPLITS},
+        outputs.transform,
+        feature_names=settings.features,
+        context_name=settings.context,
+        fractions=as_config(settings.split),
+        seed=settings.seed,
+        steps=settings.transforms,
+        context_steps=settings.context_transforms,
+        margin=settings.minmax_margin,
+        folds=settings.classifier_folds,
+        bounds=settings.bounds,
+    )
+    for split, counts in summary.items():
+        log.info(
+            "%s: %d events (%d outside the training range, dropped, %d of them outside the "
+            "physical bounds; %d moved off a physical bound)",
+            split,
+            counts["events"],
+            counts["dropped_out_of_range"],
+            counts["dropped_unphysical"],
+            counts["nudged_off_bound"],
+        )
+    return summary
+
+
+STAGE = Stage(
+    "preprocess",
+    run,
+    PreprocessSettings,
+    inputs=("features",),
+    outputs=(*SPLITS, "transform"),
+    description="Split the feature table into train/val/test and fit the invertible "
+    "transforms on train.",
+)
 
 
 def report_bounds(

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from typing import Any
 
 import numpy as np
 
+from genhep.contracts import generated_table, load_split
+from genhep.evaluate import truth_table
 from genhep.io.atomic import write_text_atomic
+from genhep.io.hdf5 import column_units
+from genhep.plots import plot_feature_histograms, plot_metric_bars
+from genhep.settings.evaluation import LeaderboardSettings
+from genhep.stage import Files, Stage
 
 # (key, heading): the Markdown table's headline columns; the CSV has every metric.
 HEADLINE = [
@@ -146,3 +153,48 @@ def write_leaderboard(rows: list[dict], csv_path: str | os.PathLike, md_text: st
         writer.writerow({k: "" if r.get(k) is None else r[k] for k in keys})
     write_text_atomic(csv_path, out.getvalue())
     write_text_atomic(md_path, md_text)
+
+
+# (metric, label) of the leaderboard's bar chart.
+BARS = [("auc_gbdt", "classifier AUC (GBDT)"), ("fpd", "FPD"), ("w1_mean_norm", "mean W1 / σ")]
+
+
+def run(settings: LeaderboardSettings, inputs: Files, outputs: Files) -> None:
+    """The leaderboard stage: the truth row ``inputs.truth`` and every family's metrics
+    ``inputs.families`` (their samples ``inputs.samples`` in the same order) as
+    ``outputs.csv`` and ``outputs.md``; the families' features side by side against the
+    test split ``inputs.test`` (units from ``inputs.features``, when given) in
+    ``outputs.features_plot``, the headline metrics in ``outputs.metrics_plot``."""
+    truth = json.loads(inputs.truth.read_text())
+    families = [json.loads(p.read_text()) for p in inputs.families]
+    rows = leaderboard_rows(truth, families)
+    columns = truth["columns"]
+    markdown = leaderboard_markdown(rows, columns, truth["n_compared"])
+    columns, reference, pool = truth_table(load_split(inputs.test))
+    generated = {
+        result["family"]: generated_table(path, columns, len(pool))
+        for result, path in zip(families, inputs.samples, strict=True)
+    }
+    units = column_units(inputs.features, columns) if inputs.features else {}
+    plot_feature_histograms(
+        reference,
+        generated,
+        columns,
+        units,
+        outputs.features_plot,
+        "all families",
+        settings.bins,
+    )
+    plot_metric_bars(rows, BARS, outputs.metrics_plot)
+    write_leaderboard(rows, outputs.csv, markdown, outputs.md)
+
+
+STAGE = Stage(
+    "leaderboard",
+    run,
+    LeaderboardSettings,
+    inputs=("truth", "families*", "samples*", "test", "features?"),
+    outputs=("csv", "md", "features_plot", "metrics_plot"),
+    description="Collect every family's metrics into the leaderboard, and plot the "
+    "families side by side.",
+)

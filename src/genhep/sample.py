@@ -26,6 +26,8 @@ import numpy as np
 from genhep.contracts import load_split, open_samples, reference_and_pool, write_samples
 from genhep.errors import GenhepError
 from genhep.io.hdf5 import column_units
+from genhep.settings.evaluation import SampleSettings
+from genhep.stage import Files, Stage
 
 log = logging.getLogger("genhep")
 
@@ -113,6 +115,43 @@ def sample_shard(
     if nonfinite:
         log.warning("%s shard %d: dropped %d non-finite events", info["family"], shard, nonfinite)
     return info
+
+
+def run(settings: SampleSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """The sampling stage: shard ``settings.shard`` of the model ``inputs.model``, its
+    contexts from ``inputs.test``, units from ``inputs.features``, to ``outputs.samples``."""
+    info = sample_shard(
+        inputs.model,
+        inputs.test,
+        inputs.features,
+        outputs.samples,
+        shard=settings.shard,
+        events_per_shard=settings.events_per_shard,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        device=settings.device,
+    )
+    log.info(
+        "%s shard %d: %d events in %.1f s on %s (%.0f events/s)",
+        info["family"],
+        info["shard"],
+        info["events"],
+        info["seconds"],
+        info["device"],
+        info["events_per_second"],
+    )
+    return info
+
+
+STAGE = Stage(
+    "sample",
+    run,
+    SampleSettings,
+    inputs=("model", "test", "features"),
+    outputs=("samples",),
+    description="Generate one shard of events from a trained model, in physical units.",
+    gpu=True,
+)
 
 
 def gather_shards(

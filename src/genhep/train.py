@@ -16,10 +16,11 @@ import torch
 from genhep.contracts import load_split
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
-from genhep.layout import TRAINING_FILES
 from genhep.models import build_model, save_model
 from genhep.plots import plot_loss_history
-from genhep.training import Trainer, TrainSettings, seed_everything
+from genhep.settings.training import TrainJobSettings
+from genhep.stage import Files, Stage
+from genhep.training import Trainer, seed_everything
 
 log = logging.getLogger("genhep")
 
@@ -40,38 +41,30 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def train_family(
-    family: str,
-    params: dict[str, Any],
-    train_path: str | os.PathLike,
-    val_path: str | os.PathLike,
-    outdir: str | os.PathLike,
-    checkpoint: str | os.PathLike,
-    threads: int = 1,
-) -> dict[str, Any]:
-    """Train one family. ``params`` = {"train": settings, "model": hyperparameters}.
+def run(settings: TrainJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """Train one family on ``inputs.train`` (selecting epochs on ``inputs.val``) and write
+    the model and its records (``outputs``: model, hparams, history, plot, info; the
+    checkpoint ``outputs.checkpoint`` while it trains).
 
     One trainer per checkpoint: ``Trainer.fit`` holds the checkpoint's lock
     (``genhep.locks``) while it reads and writes the checkpoint, and a second trainer
-    raises GenhepError there. The train stage (``genhep.cli.run``) takes the same lock
+    raises GenhepError there. The train stage (``genhep.cli.main``) takes the same lock
     before anything else and holds it until this returns, the outputs written and the
     checkpoint removed.
     """
-    outdir = Path(outdir)
-    torch.set_num_threads(threads)
-    settings = TrainSettings.from_config(params.get("train", {}))
+    family, train_path, val_path = settings.family, inputs.train, inputs.val
     x, c = _tensors(train_path)
     xv, cv = _tensors(val_path)
     if len(x) == 0 or len(xv) == 0:
         raise GenhepError(f"{train_path if len(x) == 0 else val_path}: no events to train on")
-    seed_everything(settings.seed)
-    model = build_model(family, x.shape[1], 0 if c is None else c.shape[1], params.get("model", {}))
+    seed_everything(settings.train.seed)
+    model = build_model(family, x.shape[1], 0 if c is None else c.shape[1], settings.model)
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
         "%s: %d parameters, %d training and %d validation events", family, n_params, len(x), len(xv)
     )
 
-    result = Trainer(model, settings, checkpoint=checkpoint).fit(x, c, xv, cv)
+    result = Trainer(model, settings.train, checkpoint=outputs.checkpoint).fit(x, c, xv, cv)
     model.cpu()
     ensemble = [
         {
@@ -86,7 +79,7 @@ def train_family(
         "device": result.device,
         "torch": str(torch.__version__),
         "host": platform.node(),
-        "threads": threads,
+        "threads": torch.get_num_threads(),
         "n_parameters": n_params,
         "n_train": len(x),
         "n_val": len(xv),
@@ -98,15 +91,38 @@ def train_family(
         "training_seconds": result.seconds,
         "train_events_per_second": result.events_per_second,
     }
-    out = {name: outdir / file for name, file in TRAINING_FILES.items()}
-    save_model(model, out["model"], ensemble=ensemble, info=info)
+    save_model(model, outputs.model, ensemble=ensemble, info=info)
     write_text_atomic(
-        out["hparams"],
-        json.dumps({"family": family, "model": model.hparams, "train": vars(settings)}, indent=2),
+        outputs.hparams,
+        json.dumps(
+            {"family": family, "model": model.hparams, "train": vars(settings.train)}, indent=2
+        ),
     )
-    write_text_atomic(out["history"], history_csv(result.history))
-    with atomic_path(out["plot"]) as tmp:
+    write_text_atomic(outputs.history, history_csv(result.history))
+    with atomic_path(outputs.plot) as tmp:
         plot_loss_history(result.history, tmp, family, result.best_epoch)
-    write_text_atomic(out["info"], json.dumps(info, indent=2))
-    Path(checkpoint).unlink(missing_ok=True)  # finished: a checkpoint only marks unfinished runs
+    write_text_atomic(outputs.info, json.dumps(info, indent=2))
+    # finished: a checkpoint only marks unfinished runs
+    Path(outputs.checkpoint).unlink(missing_ok=True)
+    log.info(
+        "%s: best epoch %d of %d, validation loss %.4f, %.0f s on %s (%.0f events/s)",
+        family,
+        info["best_epoch"],
+        info["epochs_run"],
+        info["best_val_loss"],
+        info["training_seconds"],
+        info["device"],
+        info["train_events_per_second"],
+    )
     return info
+
+
+STAGE = Stage(
+    "train",
+    run,
+    TrainJobSettings,
+    inputs=("train", "val"),
+    outputs=("model", "hparams", "history", "plot", "info", "checkpoint"),
+    description="Train one generator family on the preprocessed splits.",
+    gpu=True,
+)

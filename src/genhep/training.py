@@ -40,10 +40,10 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from genhep.checkpoints import fingerprint, resume_from_checkpoint, save_checkpoint
-from genhep.errors import GenhepError
+from genhep.errors import GenhepError, Interrupted
 from genhep.locks import checkpoint_lock
 from genhep.models.base import Generator
-from genhep.settings import TrainSettings
+from genhep.settings.training import TrainSettings
 
 log = logging.getLogger("genhep")
 
@@ -68,7 +68,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class TrainingInterrupted(Exception):
+class TrainingInterrupted(Interrupted):
     """SIGTERM arrived; a checkpoint was written and a rerun resumes from it."""
 
 

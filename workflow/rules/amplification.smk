@@ -8,7 +8,7 @@ rule amplify:
         script=script("amplify.py"),
         code=family_code("amplify.py"),
     output:
-        f"{AMPLIFICATION}/{{family}}.json",
+        result=f"{AMPLIFICATION}/{{family}}.json",
     log:
         f"{RESULTS}/logs/amplification/{{family}}.log",
     benchmark:
@@ -17,14 +17,14 @@ rule amplify:
         family="|".join(AMPLIFY_FAMILIES),
     threads: config["amplification"]["threads"]
     resources:
-        mem_mb=config["amplification"]["mem_mb"],
-        runtime=config["amplification"]["runtime"],
+        **job_resources(config["amplification"]),
     params:
-        # Only this family's settings: changing another family's reruns nothing here.
-        study=lambda wc: as_json(study_params(config["amplification"], wc.family)),
+        # genhep.amplification.params.StudySettings: the family (the job's) and only its
+        # settings; changing another family's reruns nothing here.
+        settings=lambda wc: amplify_params(wc.family),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --family {wildcards.family:q} --params {params.study:q}"
-        " --output {output:q} --threads {threads} --log {log:q}"
+        STAGE_SHELL
 
 
 rule amplification_summary:
@@ -54,6 +54,8 @@ rule amplification_summary:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=as_json({}),  # genhep.amplification.report: no settings
+        files=stage_files(),
     shell:
-        "python {input.script:q} --inputs {input.results:q}"
-        " --table {output.csv:q} {output.md:q} --plot {output.plot:q} --log {log:q}"
+        STAGE_SHELL

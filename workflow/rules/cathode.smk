@@ -10,9 +10,11 @@ wildcard_constraints:
     signal=r"\d+",
 
 
+# The toy section with cathode.toy on top (cathode_toy_params), whole: the toy stage
+# refuses a key it does not know (the schema leaves cathode.toy free).
 use rule generate_toy as cathode_generate_toy with:
     output:
-        CATHODE_TOY,
+        root=CATHODE_TOY,
     log:
         cathode_log("generate_toy"),
     benchmark:
@@ -21,7 +23,8 @@ use rule generate_toy as cathode_generate_toy with:
         mem_mb=1000,
         runtime=10 + CATHODE_CFG["toy"].get("n_events", 0) // 1_000_000,
     params:
-        toy=as_json(cathode_toy_params()),
+        settings=as_json(cathode_toy_params()),
+        files=stage_files(),
 
 
 use rule ingest as cathode_ingest with:
@@ -30,16 +33,15 @@ use rule ingest as cathode_ingest with:
         script=script("ingest.py"),
         code=code("ingest.py"),
     output:
-        f"{CATHODE}/{layout.EVENTS}",
+        features=f"{CATHODE}/{layout.EVENTS}",
     log:
         cathode_log("ingest"),
     benchmark:
         cathode_benchmark("ingest")
     params:
-        source=f"--inputs {shlex.quote(CATHODE_TOY)}"
-        f" --mapping {shlex.quote(as_json('genhep'))}",
-        selection=as_json(config["ingest"]["selection"]),
-        chunk_size=config["ingest"]["chunk_size"],
+        # The toy's branches (the genhep mapping), read with the ingest section's settings.
+        settings=settings_json(IngestSettings, config["ingest"], mapping="genhep"),
+        files=stage_files(),
 
 
 rule cathode_fixed:
@@ -59,11 +61,10 @@ rule cathode_fixed:
         mem_mb=lambda wc, input: data_stage_mem_mb(input),
         runtime=15,
     params:
-        data=as_json(cathode_data_params()),
+        settings=cathode_fixed_params,
+        files=stage_files(),
     shell:
-        "python {input.script:q} --events {input.events:q} --params {params.data:q}"
-        " --window {wildcards.window} --seed {wildcards.seed} --test {output.test:q}"
-        " --reference {output.reference:q} --signal {output.signal:q} --log {log:q}"
+        STAGE_SHELL
 
 
 rule cathode_data:
@@ -83,16 +84,14 @@ rule cathode_data:
         mem_mb=lambda wc, input: data_stage_mem_mb(input),
         runtime=15,
     params:
-        data=as_json(cathode_data_params()),
-        outdir=lambda wc: cathode_path(wc, CATHODE_DATA),
+        settings=cathode_data_params,
+        files=stage_files(),
     shell:
-        "python {input.script:q} --events {input.events:q} --params {params.data:q}"
-        " --window {wildcards.window} --seed {wildcards.seed} --signal {wildcards.signal}"
-        " --outdir {params.outdir:q} --log {log:q}"
+        STAGE_SHELL
 
 
 # p(x | mjj) of the sidebands (region sb: CATHODE's background model) or of the SR data
-# (region sr: ANODE's data model), with the training stage's own script.
+# (region sr: ANODE's data model), with the training stage (genhep.train).
 rule cathode_density:
     input:
         train=f"{CATHODE_DATA}/{layout.model_inputs('{region}', 'train')}",
@@ -110,17 +109,12 @@ rule cathode_density:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["density"]["threads"]
     resources:
-        **device_job(CATHODE_CFG["density"]),
+        **job_resources(CATHODE_CFG["density"], gpu=True),
     params:
-        family=lambda wc: as_json(cathode_density_params(wc.family, wc.seed)),
-        outdir=lambda wc: cathode_path(wc, f"{CATHODE_POINT}/{layout.density()}"),
-        checkpoint=lambda wc: cathode_path(
-            wc, f"{CATHODE_POINT}/{layout.density_checkpoint()}"
-        ),
+        settings=lambda wc: as_json(cathode_density_params(wc.family, wc.seed)),
+        files=stage_files(checkpoint=f"{CATHODE_POINT}/{layout.density_checkpoint()}"),
     shell:
-        "python {input.script:q} --family {wildcards.family:q} --params {params.family:q}"
-        " --train {input.train:q} --val {input.val:q} --outdir {params.outdir:q}"
-        " --checkpoint {params.checkpoint:q} --threads {threads} --log {log:q}"
+        STAGE_SHELL
 
 
 rule cathode_template:
@@ -131,7 +125,7 @@ rule cathode_template:
         script=script("cathode_template.py"),
         code=family_code("cathode_template.py"),
     output:
-        CATHODE_TEMPLATE,
+        template=CATHODE_TEMPLATE,
     log:
         cathode_log(f"{layout.POINT}/template_{{family}}"),
     benchmark:
@@ -140,32 +134,16 @@ rule cathode_template:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["density"]["threads"]
     resources:
-        **device_job(CATHODE_CFG["density"], runtime=30),
+        **job_resources(CATHODE_CFG["density"], gpu=True, runtime=30),
     params:
-        interpolation=as_json(
-            {
-                **CATHODE_CFG["interpolation"],
-                **{k: CATHODE_CFG[k] for k in ("sr_width", "mjj_range")},
-            }
-        ),
-        device=CATHODE_CFG["density"]["device"],
+        settings=cathode_template_params,
+        files=stage_files(),
     shell:
-        "python {input.script:q} --model {input.model:q} --transform {input.transform:q}"
-        " --sr-data {input.sr_data:q} --params {params.interpolation:q}"
-        " --window {wildcards.window} --seed {wildcards.seed} --device {params.device:q}"
-        " --output {output:q} --threads {threads} --log {log:q}"
+        STAGE_SHELL
 
 
 # The classifier stages: only these (and the evaluation after them) depend on
 # cathode.classifier, so changing it never retrains a density model.
-CLASSIFY = {
-    "shell": "python {input.script:q} --method {params.method:q} --label1 {input.label1:q}"
-    " --label0 {input.label0:q} --test {input.test:q} --params {params.classifier:q}"
-    " --seed {wildcards.seed} {params.cap} --output {output:q} --threads {threads} --log {log:q}",
-    "classifier": as_json(settings_only(CATHODE_CFG["classifier"])),
-}
-
-
 rule cathode_classify:
     input:
         label1=CATHODE_DATA_FILES["sr_data"],
@@ -174,7 +152,7 @@ rule cathode_classify:
         script=script("cathode_classify.py"),
         code=family_code("cathode_classify.py"),
     output:
-        f"{CATHODE_POINT}/{layout.scores('cathode_{family}')}",
+        scores=f"{CATHODE_POINT}/{layout.scores('cathode_{family}')}",
     log:
         cathode_log(f"{layout.POINT}/cathode_{{family}}"),
     benchmark:
@@ -183,13 +161,12 @@ rule cathode_classify:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
-        **device_job(CATHODE_CFG["classifier"]),
+        **job_resources(CATHODE_CFG["classifier"], gpu=True),
     params:
-        method=lambda wc: f"cathode_{wc.family}",
-        classifier=CLASSIFY["classifier"],
-        cap="",
+        settings=lambda wc: cathode_classify_params(wc, f"cathode_{wc.family}"),
+        files=stage_files(),
     shell:
-        CLASSIFY["shell"]
+        STAGE_SHELL
 
 
 # Idealized: SR data vs true SR background (as large as the template, no larger);
@@ -208,7 +185,7 @@ rule cathode_baseline:
         script=script("cathode_classify.py"),
         code=code("cathode_classify.py"),
     output:
-        f"{CATHODE_POINT}/{layout.scores()}",
+        scores=f"{CATHODE_POINT}/{layout.scores()}",
     log:
         cathode_log(f"{layout.POINT}/{{method}}"),
     benchmark:
@@ -217,17 +194,12 @@ rule cathode_baseline:
         method="idealized|cwola",
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
-        **device_job(CATHODE_CFG["classifier"]),
+        **job_resources(CATHODE_CFG["classifier"], gpu=True),
     params:
-        method="{method}",
-        classifier=CLASSIFY["classifier"],
-        cap=lambda wc: (
-            f"--label0-ratio {shlex.quote(str(CATHODE_CFG['interpolation']['oversampling']))}"
-            if wc.method == "idealized"
-            else ""
-        ),
+        settings=lambda wc: cathode_classify_params(wc, wc.method),
+        files=stage_files(),
     shell:
-        CLASSIFY["shell"]
+        STAGE_SHELL
 
 
 rule cathode_supervised:
@@ -238,20 +210,19 @@ rule cathode_supervised:
         script=script("cathode_classify.py"),
         code=code("cathode_classify.py"),
     output:
-        CATHODE_SUPERVISED,
+        scores=CATHODE_SUPERVISED,
     log:
         cathode_log(f"{layout.WINDOW_SEED}/supervised"),
     benchmark:
         cathode_benchmark(f"{layout.WINDOW_SEED}/supervised")
     threads: CATHODE_CFG["classifier"]["threads"]
     resources:
-        **device_job(CATHODE_CFG["classifier"]),
+        **job_resources(CATHODE_CFG["classifier"], gpu=True),
     params:
-        method="supervised",
-        classifier=CLASSIFY["classifier"],
-        cap="",
+        settings=lambda wc: cathode_classify_params(wc, "supervised"),
+        files=stage_files(),
     shell:
-        CLASSIFY["shell"]
+        STAGE_SHELL
 
 
 rule cathode_anode:
@@ -263,7 +234,7 @@ rule cathode_anode:
         script=script("cathode_anode.py"),
         code=family_code("cathode_anode.py"),
     output:
-        f"{CATHODE_POINT}/{layout.scores('anode_{family}')}",
+        scores=f"{CATHODE_POINT}/{layout.scores('anode_{family}')}",
     log:
         cathode_log(f"{layout.POINT}/anode_{{family}}"),
     benchmark:
@@ -272,18 +243,19 @@ rule cathode_anode:
         family="|".join(CATHODE_FAMILIES),
     threads: CATHODE_CFG["density"]["threads"]
     resources:
-        **device_job(CATHODE_CFG["density"], runtime=30),
+        **job_resources(CATHODE_CFG["density"], gpu=True, runtime=30),
     params:
-        device=CATHODE_CFG["density"]["device"],
+        settings=cathode_anode_params(),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --sb-model {input.sb_model:q} --sr-model {input.sr_model:q}"
-        " --transform {input.transform:q} --test {input.test:q} --device {params.device:q}"
-        " --output {output:q} --threads {threads} --log {log:q}"
+        STAGE_SHELL
 
 
+# The scores of every method, in the order of cathode.methods; their labels go in the
+# params (cathode_evaluate_params), one per file.
 rule cathode_evaluate:
     input:
-        scores=lambda wc: cathode_methods(wc.window, wc.seed, wc.signal).values(),
+        scores=lambda wc: list(cathode_methods(wc.window, wc.seed, wc.signal).values()),
         test=CATHODE_FIXED_FILES["test"],
         counts=CATHODE_DATA_FILES["counts"],
         script=script("cathode_evaluate.py"),
@@ -314,16 +286,10 @@ rule cathode_evaluate:
         mem_mb=2000,
         runtime=10,
     params:
-        scores=lambda wc: " ".join(
-            shlex.quote(f"{m}={p}")
-            for m, p in cathode_methods(wc.window, wc.seed, wc.signal).items()
-        ),
-        evaluation=as_json(CATHODE_CFG["evaluation"]),
+        settings=cathode_evaluate_params,
+        files=stage_files(),
     shell:
-        "python {input.script:q} --scores {params.scores} --test {input.test:q}"
-        " --counts {input.counts:q} --params {params.evaluation:q}"
-        " --evaluation {output.evaluation:q} --curves {output.curves:q}"
-        " --sic {output.sic:q} --rejection {output.rejection:q} --log {log:q}"
+        STAGE_SHELL
 
 
 rule cathode_summary:
@@ -355,6 +321,8 @@ rule cathode_summary:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=as_json({}),  # the summary takes no settings
+        files=stage_files(),
     shell:
-        "python {input.script:q} --evaluations {input.evaluations:q} --csv {output.csv:q}"
-        " --md {output.md:q} --plot {output.plot:q} --log {log:q}"
+        STAGE_SHELL

@@ -5,11 +5,24 @@ import shlex
 import shutil
 from pathlib import Path
 
+from genhep.amplification.params import study_params
 from genhep.cathode import layout
 from genhep.config import deep_merge, write_effective_config
 from genhep.datasets import dataset_paths
 from genhep.layout import TRAINING_FILES
-from genhep.settings import RESOURCE_KEYS
+from genhep.settings.base import settings_part
+from genhep.settings.data import (
+    IngestSettings,
+    PreprocessSettings,
+    PythiaSettings,
+    ToySettings,
+)
+from genhep.settings.evaluation import (
+    EvaluateSettings,
+    LeaderboardSettings,
+    SampleSettings,
+)
+from genhep.settings.training import TrainSettings
 from genhep.stage_code import stage_sources
 
 # Stage scripts live next to the rules (workflow/scripts), whatever the working directory
@@ -33,6 +46,43 @@ def code(name):
 def family_code(name):
     """As ``code``, for a job of one family: other families' modules are not its code."""
     return lambda wc: list(stage_sources(SCRIPTS / name, wc.family))
+
+
+# Every stage runs as `python SCRIPT --params JSON --NAME PATH ... --threads N --log LOG`
+# (genhep.stage): its settings as one JSON document (the rule's params.settings), its
+# files by the rule's own input and output names (params.files, from stage_files).
+STAGE_SHELL = (
+    "python {input.script:q} --params {params.settings:q} {params.files}"
+    " --threads {threads} --log {log:q}"
+)
+NOT_STAGE_FILES = ("script", "code")
+
+
+def stage_files(**extra):
+    """params.files of a stage rule: ``--NAME PATH`` for each of the rule's named inputs
+    and outputs (its script and code aside), and for each ``extra`` NAME=pattern (a file
+    the stage writes that is no output, such as a checkpoint; wildcards filled in). The
+    stage refuses a name it does not declare, and misses none it needs."""
+
+    def options(wildcards, input, output):
+        named = [
+            (name, value)
+            for files in (input, output)
+            for name, value in files.items()
+            if name not in NOT_STAGE_FILES
+        ]
+        named += [
+            (name, pattern.format(**dict(wildcards.items())))
+            for name, pattern in extra.items()
+        ]
+        words = []
+        for name, value in named:
+            paths = value if isinstance(value, list) else [value]
+            words.append(f"--{name.replace('_', '-')}")
+            words += [shlex.quote(str(p)) for p in paths]
+        return " ".join(words)
+
+    return options
 
 
 RESULTS = "results"
@@ -61,11 +111,25 @@ def data_stage_mem_mb(input):
     return 500 + 4 * int(input.size_mb)
 
 
-def settings_only(section):
-    """A config section without the job's resource requests, which change no result."""
-    if "train" in section and "model" in section:  # a family's merged settings
-        return {**section, "train": settings_only(section["train"])}
-    return {k: v for k, v in section.items() if k not in RESOURCE_KEYS}
+def preprocess_params(wildcards, input):
+    """The preprocess stage's --params (genhep.settings.data.PreprocessSettings): its
+    settings and the evaluation's classifier k-fold (evaluate.folds; 0 without
+    classifiers), for which it refuses a test split too small. A param computed from the
+    rule's input is one Snakemake does not compare to decide a rerun (a derived param),
+    so the folds rerun nothing here; the rule's ``preprocess`` param (the settings alone)
+    does."""
+    evaluate = config["evaluate"]
+    folds = evaluate["folds"] if evaluate["classifiers"] else 0
+    return settings_json(
+        PreprocessSettings, config["preprocess"], classifier_folds=folds
+    )
+
+
+def settings_json(cls, section, **job):
+    """A stage's --params: the keys of a config ``section`` that are ``cls``'s settings
+    (genhep.settings; not the workflow's keys beside them, nor job resources, which
+    change no result), and the ``job``'s own values, as canonical JSON."""
+    return as_json({**settings_part(cls, section), **job})
 
 
 def as_json(obj):
@@ -88,16 +152,12 @@ def pythia_shards():
 
 
 def pythia_params(process):
-    """A process's settings: the shared ones, with the signal's own event count."""
-    own = {k: v for k, v in PYTHIA_CFG.items() if k not in RESOURCE_KEYS}
+    """A process's settings (genhep.settings.data.PythiaSettings): the section's, the
+    signal with its own event count."""
+    own = settings_part(PythiaSettings, PYTHIA_CFG)
     if process == "signal":
         own["events"] = PYTHIA_CFG["signal_events"]
-    own = {
-        k: v
-        for k, v in own.items()
-        if k not in ("shards", "signal_shards", "signal_events")
-    }
-    return {**own, "process": process}
+    return own
 
 
 def source_root_files():
@@ -126,17 +186,19 @@ def source_root_files():
     return paths
 
 
-def ingest_source_options():
-    """How ingest.py is told what to read: the dataset sheet's rows, or files + mapping.
-    (Quoted here: the result goes into the shell command as it is.)"""
+def ingest_params():
+    """The ingest stage's --params (genhep.settings.data.IngestSettings): the ingest
+    section's settings, and what to read: the dataset sheet's rows (their files are the
+    rule's roots), or the mapping (and tree) of the roots."""
     if DATASETS is not None:
-        rows = as_json([d.as_dict() for d in DATASETS])
-        return f"--datasets {shlex.quote(rows)}"
-    mapping = config["files"]["mapping"] if config["source"] == "files" else "genhep"
-    inputs = " ".join(shlex.quote(p) for p in source_root_files())
-    tree = config["files"]["tree"] if config["source"] == "files" else None
-    tree = f" --tree {shlex.quote(tree)}" if tree else ""
-    return f"--inputs {inputs} --mapping {shlex.quote(as_json(mapping))}{tree}"
+        source = {"datasets": [d.as_dict() for d in DATASETS]}
+    elif config["source"] == "files":
+        source = {"mapping": config["files"]["mapping"]}
+        if config["files"]["tree"]:
+            source["tree"] = config["files"]["tree"]
+    else:
+        source = {"mapping": "genhep"}  # what the toy and pythia sources write
+    return settings_json(IngestSettings, config["ingest"], **source)
 
 
 # --- training ------------------------------------------------------------------------
@@ -153,11 +215,18 @@ def model_file(name, family="{family}"):
 MODELS = {f: model_file("model", f) for f in FAMILY_NAMES}
 
 
-def family_params(family):
-    """A family's merged settings: shared train settings under its own overrides."""
-    own = config["families"].get(family, {})
-    train = {k: v for k, v in config["train"].items() if k != "families"}
-    return {"train": {**train, **own.get("train", {})}, "model": own.get("model", {})}
+def family_train(family):
+    """A family's train section: the shared one under the family's own keys (settings
+    and job resources)."""
+    return {**config["train"], **config["families"].get(family, {}).get("train", {})}
+
+
+def train_job_params(family):
+    """A training job's --params (genhep.settings.TrainJobSettings): only this family's
+    settings, so changing another family's reruns nothing of this one."""
+    train = settings_part(TrainSettings, family_train(family))
+    model = config["families"].get(family, {}).get("model", {})
+    return as_json({"family": family, "train": train, "model": model})
 
 
 def gpu_slots(device):
@@ -173,15 +242,20 @@ def gpu_slots(device):
     return 1 if shutil.which("nvidia-smi") else 0
 
 
-def device_job(section, runtime=None):
-    """The resources of a job that may run on a GPU, from its config section: a GPU slot
-    (see gpu_slots), memory that grows with each retry (profiles: retries), and the
-    section's runtime unless the rule fixes its own."""
-    return {
-        "gpu": gpu_slots(section["device"]),
+def job_resources(section, gpu=False, runtime=None):
+    """What a job asks of a batch system, from its config section's job resources
+    (mem_mb, runtime; threads go to the rule's threads:): the one place the rules read
+    them, and never a stage's setting (genhep.settings passes over RESOURCE_KEYS).
+    Memory grows with each retry (profiles: retries); the section's runtime unless the
+    rule fixes its own; with ``gpu``, a GPU slot when the job may run on one (gpu_slots).
+    """
+    resources = {
         "mem_mb": lambda wc, attempt: section["mem_mb"] * attempt,
         "runtime": section["runtime"] if runtime is None else runtime,
     }
+    if gpu:
+        resources["gpu"] = gpu_slots(section["device"])
+    return resources
 
 
 # --- sampling and evaluation -----------------------------------------------------------
@@ -199,6 +273,15 @@ LEADERBOARD = {
 
 AMPLIFY_FAMILIES = config["amplification"]["families"]
 AMPLIFICATION = f"{RESULTS}/amplification"
+
+
+def amplify_params(family):
+    """An amplify job's --params (genhep.amplification.params.StudySettings): its family
+    and that family's settings of the config (the tuned defaults fill the rest in the
+    job), so changing another family's reruns nothing of this one."""
+    return as_json({"family": family, **study_params(config["amplification"], family)})
+
+
 AMPLIFICATION_OUTPUTS = (
     [
         f"{AMPLIFICATION}/amplification.csv",
@@ -211,6 +294,8 @@ AMPLIFICATION_OUTPUTS = (
 
 
 # --- the CATHODE search ----------------------------------------------------------------------
+
+import genhep.settings.cathode as cathode_settings
 
 CATHODE_CFG = config["cathode"]
 # Every CATHODE path is built from genhep.cathode.layout's names (patterns with the
@@ -256,22 +341,78 @@ def cathode_benchmark(job):
     return f"{RESULTS}/benchmarks/cathode/{job}.tsv"
 
 
-def cathode_data_params():
-    """What the partition and the per-point data sets depend on (nothing else)."""
-    keys = (
-        "features",
-        "mjj_range",
-        "sr_width",
-        "background_split",
-        "signal_test_fraction",
-        "cwola_sideband_width",
+# Each CATHODE stage's --params (genhep.settings.cathode): only the keys its results
+# depend on, so that changing another section reruns nothing of it, and its job's values.
+
+
+def cathode_fixed_params(wc):
+    """cathode_fixed: the SR and the partition (FixedSetsSettings), the (window, seed)."""
+    return settings_json(
+        cathode_settings.FixedSetsSettings,
+        CATHODE_CFG,
+        window=float(wc.window),
+        seed=int(wc.seed),
     )
-    density = CATHODE_CFG["density"]
-    return {
-        **{k: CATHODE_CFG[k] for k in keys},
-        "density_val_fraction": density["val_fraction"],
-        "transforms": density["transforms"],
-    }
+
+
+def cathode_data_params(wc):
+    """cathode_data: the cathode section's settings, the density models' data split and
+    preprocessing (PointDataSettings), the point."""
+    density = settings_part(
+        cathode_settings.DensityDataSettings, CATHODE_CFG["density"]
+    )
+    return settings_json(
+        cathode_settings.PointDataSettings,
+        {**CATHODE_CFG, "density": density},
+        window=float(wc.window),
+        seed=int(wc.seed),
+        signal=int(wc.signal),
+    )
+
+
+def cathode_template_params(wc):
+    """cathode_template: the SR, the interpolation section (TemplateSettings), the
+    density device, the (window, seed)."""
+    interpolation = settings_part(
+        cathode_settings.InterpolationSettings, CATHODE_CFG["interpolation"]
+    )
+    return settings_json(
+        cathode_settings.TemplateSettings,
+        {**CATHODE_CFG, "interpolation": interpolation},
+        device=CATHODE_CFG["density"]["device"],
+        window=float(wc.window),
+        seed=int(wc.seed),
+    )
+
+
+def cathode_classify_params(wc, method):
+    """A classifier job's --params (ClassifyJobSettings): the classifier section, the
+    job's seed and method label; the idealized detector's label 0 capped at the
+    template's size (cathode.interpolation.oversampling times label 1)."""
+    cap = CATHODE_CFG["interpolation"]["oversampling"]
+    return settings_json(
+        cathode_settings.ClassifyJobSettings,
+        CATHODE_CFG["classifier"],
+        seed=int(wc.seed),
+        method=method,
+        **({"label0_ratio": float(cap)} if method == "idealized" else {}),
+    )
+
+
+def cathode_anode_params():
+    """cathode_anode: the density models' device (AnodeSettings)."""
+    return settings_json(
+        cathode_settings.AnodeSettings, {}, device=CATHODE_CFG["density"]["device"]
+    )
+
+
+def cathode_evaluate_params(wc):
+    """cathode_evaluate: the evaluation section, and the label of each scores file."""
+    return settings_json(
+        cathode_settings.CathodeEvaluationSettings,
+        CATHODE_CFG["evaluation"],
+        methods=list(cathode_methods(wc.window, wc.seed, wc.signal)),
+    )
 
 
 def cathode_toy_params():
@@ -280,15 +421,16 @@ def cathode_toy_params():
 
 
 def cathode_density_params(family, seed):
-    """A density family's {model, train}: its cathode.density.families entry, else its
-    model from the families section; the training settings of cathode.density."""
+    """A density training job's {family, model, train} (genhep.settings.TrainJobSettings):
+    its cathode.density.families entry, else its model from the families section; the
+    training settings of cathode.density."""
     density = CATHODE_CFG["density"]
     own = density["families"].get(family)
     if own is None:
         own = {"model": config["families"].get(family, {}).get("model", {})}
     train = {**density["train"], **own.get("train", {}), "seed": int(seed)}
     train["device"] = density["device"]
-    return {"model": own.get("model", {}), "train": train}
+    return {"family": family, "model": own.get("model", {}), "train": train}
 
 
 def cathode_methods(window, seed, signal):

@@ -6,7 +6,7 @@ rule generate_toy:
         script=script("generate_toy.py"),
         code=code("generate_toy.py"),
     output:
-        f"{RESULTS}/data/toy.root",
+        root=f"{RESULTS}/data/toy.root",
     log:
         f"{RESULTS}/logs/generate_toy.log",
     benchmark:
@@ -17,9 +17,10 @@ rule generate_toy:
         mem_mb=1000,
         runtime=10 + config["toy"]["n_events"] // 1_000_000,
     params:
-        toy=as_json(config["toy"]),
+        settings=settings_json(ToySettings, config["toy"]),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --params {params.toy:q} --output {output:q} --log {log:q}"
+        STAGE_SHELL
 
 
 # Pythia 8 + FastJet events, one job per shard (seed = pythia.seed + shard); ingestion
@@ -29,7 +30,7 @@ rule pythia_shard:
         script=script("generate_pythia.py"),
         code=code("generate_pythia.py"),
     output:
-        PYTHIA_SHARD,
+        root=PYTHIA_SHARD,
     log:
         f"{RESULTS}/logs/pythia/{{process}}_{{shard}}.log",
     benchmark:
@@ -43,7 +44,12 @@ rule pythia_shard:
         mem_mb=PYTHIA_CFG["mem_mb"],
         runtime=lambda wc: 10 + pythia_params(wc.process)["events"] // (100 * 60),
     params:
-        pythia=lambda wc: as_json(pythia_params(wc.process)),
+        settings=lambda wc: settings_json(
+            PythiaSettings,
+            pythia_params(wc.process),
+            process=wc.process,
+            shard=int(wc.shard),
+        ),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --params {params.pythia:q} --shard {wildcards.shard}"
-        " --output {output:q} --log {log:q}"
+        STAGE_SHELL

@@ -10,7 +10,7 @@ rule sample:
         code=family_code("sample.py"),
     output:
         # Shards are merged by gather_samples; only the merged table is kept.
-        temp(f"{RESULTS}/samples/{{family}}/shard{{shard}}.h5"),
+        samples=temp(f"{RESULTS}/samples/{{family}}/shard{{shard}}.h5"),
     log:
         f"{RESULTS}/logs/sample/{{family}}_shard{{shard}}.log",
     benchmark:
@@ -21,17 +21,16 @@ rule sample:
     priority: 1
     threads: config["sample"]["threads"]
     resources:
-        **device_job(config["sample"]),
+        **job_resources(config["sample"], gpu=True),
     params:
-        # What the events depend on (genhep.settings.SampleSettings; not the job's
+        # What the events depend on (genhep.settings.evaluation.SampleSettings; not the job's
         # resources, nor the shard count: changing those reruns nothing).
-        settings=as_json(
-            {k: v for k, v in settings_only(config["sample"]).items() if k != "shards"}
+        settings=lambda wc: settings_json(
+            SampleSettings, config["sample"], shard=int(wc.shard)
         ),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --model {input.model:q} --test {input.test:q}"
-        " --features {input.features:q} --output {output:q} --shard {wildcards.shard}"
-        " --params {params.settings:q} --threads {threads} --log {log:q}"
+        STAGE_SHELL
 
 
 rule gather_samples:
@@ -42,7 +41,7 @@ rule gather_samples:
         script=script("gather_samples.py"),
         code=code("gather_samples.py"),
     output:
-        f"{RESULTS}/samples/{{family}}.h5",
+        samples=f"{RESULTS}/samples/{{family}}.h5",
     log:
         f"{RESULTS}/logs/gather_samples/{{family}}.log",
     benchmark:
@@ -54,16 +53,18 @@ rule gather_samples:
         mem_mb=1000,
         runtime=10
         + config["sample"]["shards"] * config["sample"]["events_per_shard"] // 10**7,
+    params:
+        settings=as_json({}),  # genhep.gather: no settings
+        files=stage_files(),
     shell:
-        "python {input.script:q} --shards {input.shards:q} --output {output:q} --log {log:q}"
+        STAGE_SHELL
 
 
 rule evaluate_truth:
     input:
         test=PREPROCESSED["test"],
-        features=FEATURES,
-        script=script("evaluate.py"),
-        code=code("evaluate.py"),
+        script=script("evaluate_truth.py"),
+        code=code("evaluate_truth.py"),
     output:
         metrics=f"{EVALUATION}/truth/metrics.json",
     log:
@@ -72,14 +73,13 @@ rule evaluate_truth:
         f"{RESULTS}/benchmarks/evaluate/truth.tsv"
     threads: config["evaluate"]["threads"]
     resources:
-        mem_mb=config["evaluate"]["mem_mb"],
-        runtime=config["evaluate"]["runtime"],
+        **job_resources(config["evaluate"]),
     params:
-        evaluate=as_json(settings_only(config["evaluate"])),
+        # genhep.settings.evaluation.EvaluateSettings: the same as every family's row.
+        settings=settings_json(EvaluateSettings, config["evaluate"]),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --truth-only --test {input.test:q} --features {input.features:q}"
-        " --params {params.evaluate:q} --metrics {output.metrics:q} --threads {threads}"
-        " --log {log:q}"
+        STAGE_SHELL
 
 
 rule evaluate:
@@ -93,7 +93,7 @@ rule evaluate:
         code=family_code("evaluate.py"),
     output:
         metrics=f"{EVALUATION}/{{family}}/metrics.json",
-        features=report(
+        histograms=report(
             f"{EVALUATION}/{{family}}/features.png",
             caption="../report/features.rst",
             category="Families",
@@ -115,16 +115,13 @@ rule evaluate:
         family="|".join(FAMILY_NAMES),
     threads: config["evaluate"]["threads"]
     resources:
-        mem_mb=config["evaluate"]["mem_mb"],
-        runtime=config["evaluate"]["runtime"],
+        **job_resources(config["evaluate"]),
     params:
-        evaluate=as_json(settings_only(config["evaluate"])),
+        # genhep.settings.evaluation.EvaluateSettings (not the job's resources).
+        settings=settings_json(EvaluateSettings, config["evaluate"]),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --samples {input.samples:q} --model {input.model:q}"
-        " --training {input.training:q} --test {input.test:q} --features {input.features:q}"
-        " --params {params.evaluate:q} --metrics {output.metrics:q}"
-        " --histograms {output.features:q} --correlation {output.correlation:q}"
-        " --threads {threads} --log {log:q}"
+        STAGE_SHELL
 
 
 rule leaderboard:
@@ -144,13 +141,13 @@ rule leaderboard:
             category="Leaderboard",
             labels={"table": "leaderboard"},
         ),
-        features=report(
+        features_plot=report(
             f"{EVALUATION}/comparison_features.png",
             caption="../report/comparison_features.rst",
             category="Leaderboard",
             labels={"table": "feature histograms, all families"},
         ),
-        metrics=report(
+        metrics_plot=report(
             f"{EVALUATION}/comparison_metrics.png",
             caption="../report/comparison_metrics.rst",
             category="Leaderboard",
@@ -165,10 +162,8 @@ rule leaderboard:
         mem_mb=2000,
         runtime=10,
     params:
-        bins=config["evaluate"]["bins"],
+        # genhep.settings.evaluation.LeaderboardSettings: the plot's bins (evaluate.bins).
+        settings=settings_json(LeaderboardSettings, config["evaluate"]),
+        files=stage_files(),
     shell:
-        "python {input.script:q} --truth {input.truth:q} --families {input.families:q}"
-        " --samples {input.samples:q} --test {input.test:q} --features {input.features:q}"
-        " --bins {params.bins}"
-        " --csv {output.csv:q} --md {output.md:q} --features-plot {output.features:q}"
-        " --metrics-plot {output.metrics:q} --log {log:q}"
+        STAGE_SHELL

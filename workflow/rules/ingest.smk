@@ -7,7 +7,7 @@ rule ingest:
         script=script("ingest.py"),
         code=code("ingest.py"),
     output:
-        FEATURES,
+        features=FEATURES,
     log:
         f"{RESULTS}/logs/ingest.log",
     benchmark:
@@ -18,11 +18,9 @@ rule ingest:
         mem_mb=500 + config["ingest"]["chunk_size"] // 100,
         runtime=30,
     params:
-        # The files, their mapping(s) and labels: a change reruns ingestion.
-        source=ingest_source_options(),
-        selection=as_json(config["ingest"]["selection"]),
-        chunk_size=config["ingest"]["chunk_size"],
+        # The selection, chunk size and what to read (the mapping, or the dataset sheet's
+        # rows: their files, mappings and labels): a change reruns ingestion.
+        settings=ingest_params(),
+        files=stage_files(),
     shell:
-        "python {input.script:q} {params.source}"
-        " --selection {params.selection:q} --chunk-size {params.chunk_size}"
-        " --output {output:q} --log {log:q}"
+        STAGE_SHELL

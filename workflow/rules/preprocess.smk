@@ -16,15 +16,12 @@ rule preprocess:
     resources:
         mem_mb=lambda wc, input: data_stage_mem_mb(input),
         runtime=15,
-        # The evaluation's classifier k-fold (0: none): preprocessing refuses a test split
-        # too small for it. A resource, not a param: a check, not an input of the splits, so
-        # a change of evaluate.folds reruns only the evaluations.
-        classifier_folds=(
-            config["evaluate"]["folds"] if config["evaluate"]["classifiers"] else 0
-        ),
     params:
-        preprocess=as_json(config["preprocess"]),
+        # What reruns preprocessing: its settings, and not the classifier folds that its
+        # --params also carry (a check, not an input of the splits: a change of
+        # evaluate.folds reruns only the evaluations). See preprocess_params.
+        preprocess=as_json(settings_part(PreprocessSettings, config["preprocess"])),
+        settings=preprocess_params,
+        files=stage_files(),
     shell:
-        "python {input.script:q} --input {input.features:q} --params {params.preprocess:q}"
-        " --train {output.train:q} --val {output.val:q} --test {output.test:q}"
-        " --transform {output.transform:q} --folds {resources.classifier_folds} --log {log:q}"
+        STAGE_SHELL

@@ -32,14 +32,10 @@ rule train:
     resources:
         gpu=gpu_slots(config["train"]["device"]),
         # A retry (profiles: retries) asks for more memory each attempt.
-        mem_mb=lambda wc, attempt: family_params(wc.family)["train"]["mem_mb"] * attempt,
-        runtime=lambda wc: family_params(wc.family)["train"]["runtime"],
+        mem_mb=lambda wc, attempt: family_train(wc.family)["mem_mb"] * attempt,
+        runtime=lambda wc: family_train(wc.family)["runtime"],
     params:
-        # Only this family's settings: changing another family's reruns nothing here.
-        family=lambda wc: as_json(settings_only(family_params(wc.family))),
-        outdir=lambda wc: MODEL_DIR.format(family=wc.family),
-        checkpoint=lambda wc: f"{RESULTS}/checkpoints/{wc.family}.pt",
+        settings=lambda wc: train_job_params(wc.family),
+        files=stage_files(checkpoint=f"{RESULTS}/checkpoints/{{family}}.pt"),
     shell:
-        "python {input.script:q} --family {wildcards.family:q} --params {params.family:q}"
-        " --train {input.train:q} --val {input.val:q} --outdir {params.outdir:q}"
-        " --checkpoint {params.checkpoint:q} --threads {threads} --log {log:q}"
+        STAGE_SHELL

@@ -11,11 +11,13 @@ The modules, one job each:
   sample, the amplification factor, and the 5-parameter reference fit of two Gaussians
   (numpy, scipy, scikit-learn; no torch, no files).
 * ``params``: the study's settings: the tuned per-family defaults, the seed rules, and the
-  resolution and checks of a family's settings and of the config's 'amplification'
-  section (no torch, so the workflow's start-up check stays fast).
+  resolution and checks of a family's settings (``StudySettings``, typed) and of the
+  config's 'amplification' section (no torch, so the workflow's start-up check stays
+  fast).
 * ``study``: training a family on the camel back and the per-seed study of one family
-  (torch).
-* ``report``: the summary table (CSV, Markdown) and the quantile-MSE figure.
+  (torch); the ``amplify`` stage.
+* ``report``: the summary table (CSV, Markdown) and the quantile-MSE figure; the
+  ``amplification_summary`` stage.
 
 The augmented generator the study trains a 1-D flow with lives with the models, in
 ``genhep.models.augmented``.

@@ -1,8 +1,9 @@
 """The amplification study's settings, without torch: the workflow checks them at start-up.
 
 Per-family defaults (STUDY_DEFAULTS), the seed rules, a family's settings resolved from
-its defaults and the given ones (``resolve_params``), and the config's 'amplification'
-section (``study_params``, ``check_amplification_config``).
+its defaults and the given ones (``resolve_params``; typed: ``StudySettings``, the settings
+of the study's stage), and the config's 'amplification' section (``study_params``,
+``check_amplification_config``).
 
 Two rules keep the numbers honest:
 
@@ -24,6 +25,7 @@ the study). The model hyperparameters are checked against each family's declared
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from genhep.errors import GenhepError
@@ -158,6 +160,43 @@ def resolve_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
     p["n_generated"] = sorted(set(p["n_generated"]))
     p["seeds"] = seed_list(p["seeds"], p["first_seed"])  # the results record the seeds run
     return p
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """One family's study (the ``amplify`` stage's settings), resolved: the config's
+    settings for it (``study_params``) over the family's tuned defaults, checked, the
+    seeds as the list they mean (``resolve_params``). The family is the job's (the
+    workflow's family wildcard), not a config key."""
+
+    family: str = field(metadata={"config": False})
+    seeds: list[int]
+    first_seed: int
+    n_train: int
+    n_generated: list[int]
+    quantiles: int
+    standardize: bool
+    augment: int
+    train: dict[str, Any]
+    model: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "amplification params") -> StudySettings:
+        """From ``{"family": ..., <the family's settings>}``: keys left out take the
+        family's defaults; an unknown key is an error that names it. The model
+        hyperparameters are checked when the model is built (``study.check_model``)."""
+        if not isinstance(cfg, dict):
+            raise GenhepError(f"{key}: expected a mapping, got {cfg!r}")
+        params = dict(cfg)
+        family = params.pop("family", None)
+        if family is None:
+            raise GenhepError(f"{key}: no family given")
+        return cls(family=family, **resolve_params(family, params))
+
+    def params(self) -> dict[str, Any]:
+        """The resolved settings without the family, in ``resolve_params``' order (the
+        results record them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "family"}
 
 
 def seed_list(seeds: int | Sequence[int], first_seed: int = FIRST_UNTUNED_SEED) -> list[int]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -15,8 +18,12 @@ import numpy as np
 
 from genhep.amplification.truth import expected_true_mse, spread
 from genhep.errors import GenhepError
+from genhep.io.atomic import atomic_path, write_text_atomic
+from genhep.stage import Files, Stage
 
 matplotlib.use("Agg")  # files only, no display (pyplot picks its backend at first use)
+
+log = logging.getLogger("genhep")
 
 FIT_NAME = "2-Gaussian fit"
 TRAIN_NAME = "training sample"
@@ -139,3 +146,45 @@ def plot_quantile_mse(results: Sequence[dict[str, Any]], path: Any) -> None:
     ax.legend(fontsize=8, ncol=2)
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    """One family's result (the ``amplify`` stage's output); a file that is none is an
+    error naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise GenhepError(f"{path}: not an amplification result: {err}") from err
+
+
+def run(settings: None, inputs: Files, outputs: Files) -> list[dict[str, Any]]:
+    """The summary stage: the families' results ``inputs.results`` as the table
+    ``outputs.csv`` and ``outputs.md`` and the quantile-MSE figure ``outputs.plot`` (PNG);
+    the stage takes no settings."""
+    results = [load_result(path) for path in inputs.results]
+    rows = summarise(results)
+    first = results[0]
+    write_text_atomic(outputs.csv, rows_to_csv(rows))
+    write_text_atomic(outputs.md, rows_to_markdown(rows, first["quantiles"], first["n_train"]))
+    with atomic_path(outputs.plot) as tmp:
+        plot_quantile_mse(results, tmp)
+    for row in rows:
+        log.info(
+            "%-16s amplification %6.2f [%.2f, %.2f]",
+            row["name"],
+            row["amplification_median"],
+            row["amplification_q16"],
+            row["amplification_q84"],
+        )
+    return rows
+
+
+STAGE = Stage(
+    "amplification_summary",
+    run,
+    None,
+    inputs=("results*",),
+    outputs=("csv", "md", "plot"),
+    description="Summarise the amplification study: a table (CSV and Markdown) and the "
+    "quantile-MSE figure (as Fig. 2 of arXiv 2008.06545).",
+)

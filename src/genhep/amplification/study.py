@@ -10,6 +10,7 @@ points; per seed, its quantile MSE and amplification are set beside those of the
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genhep.amplification.params import FIRST_UNTUNED_SEED, resolve_params
+from genhep.amplification.params import StudySettings, resolve_params
 from genhep.amplification.truth import (
     amplification_factor,
     camel_quantile_edges,
@@ -31,9 +32,11 @@ from genhep.amplification.truth import (
     spread,
 )
 from genhep.errors import GenhepError
+from genhep.io.atomic import write_text_atomic
 from genhep.models import build_model
 from genhep.models.augmented import Augmented
 from genhep.models.base import Generator
+from genhep.stage import Files, Stage
 from genhep.training import Trainer, TrainSettings, seed_everything
 
 log = logging.getLogger("genhep")
@@ -117,47 +120,66 @@ def train_on_camel(
     )
 
 
+def check_model(family: str, augment: int, hparams: dict[str, Any]) -> None:
+    """The model hyperparameters build the family's model: an unknown one fails here,
+    before any training."""
+    try:
+        build_model(family, 1 + augment, 0, hparams)  # unknown hyperparameters fail
+    except GenhepError as err:
+        raise GenhepError(f"amplification params: model: {err.__cause__ or err}") from None
+
+
 def resolve_study(family: str, params: dict[str, Any]) -> dict[str, Any]:
     """A family's study settings (``params.resolve_params``), with its model hyperparameters
     checked too: they must build the model, so an unknown one fails before any training."""
     p = resolve_params(family, params)
-    try:
-        build_model(family, 1 + p["augment"], 0, p["model"])  # unknown hyperparameters fail
-    except GenhepError as err:
-        raise GenhepError(f"amplification params: model: {err.__cause__ or err}") from None
+    check_model(family, p["augment"], p["model"])
     return p
 
 
 def run_family(
     family: str,
-    seeds: int | Sequence[int] = 10,
-    first_seed: int = FIRST_UNTUNED_SEED,
-    n_train: int = 100,
-    n_generated: Sequence[int] = (100, 1_000, 10_000, 100_000, 1_000_000),
-    quantiles: int = 10,
+    seeds: int | Sequence[int] | None = None,
+    first_seed: int | None = None,
+    n_train: int | None = None,
+    n_generated: Sequence[int] | None = None,
+    quantiles: int | None = None,
     train_settings: dict[str, Any] | None = None,
     hparams: dict[str, Any] | None = None,
     standardize: bool | None = None,
     augment: int | None = None,
     on_seed: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """The study for one family (``study_family``) with these settings; one left out
+    (None) takes the family's default (``params.resolve_params``; a count of seeds starts
+    at 100, past the seeds 0-9 the defaults were tuned on)."""
+    given: dict[str, Any] = {
+        "seeds": seeds if seeds is None or isinstance(seeds, int) else list(seeds),
+        "first_seed": first_seed,
+        "n_train": n_train,
+        "n_generated": None if n_generated is None else list(n_generated),
+        "quantiles": quantiles,
+        "standardize": standardize,
+        "augment": augment,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    given |= {"train": train_settings or {}, "model": hparams or {}}
+    settings = StudySettings(family=family, **resolve_study(family, given))
+    return study_family(settings, on_seed)
+
+
+def study_family(
+    settings: StudySettings, on_seed: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
     """The study for one family, every seed with its own training sample and initialisation.
 
     Seed s draws its training sample from ``np.random.default_rng(s)`` whatever the family,
     so all families (and the fit) see the same points: a paired comparison. Per seed:
     quantile MSE vs N of the generated sample, of the fit's sample and of the training
-    sample; amplifications from the largest N. A count of seeds starts at ``first_seed``
-    (default 100, past the seeds 0-9 the defaults were tuned on).
+    sample; amplifications from the largest N. ``on_seed`` gets each seed's record as it
+    is done.
     """
-    given = {"seeds": seeds if isinstance(seeds, int) else list(seeds), "n_train": n_train}
-    given["first_seed"] = first_seed
-    given |= {"n_generated": list(n_generated), "quantiles": quantiles}
-    given |= {"train": train_settings or {}, "model": hparams or {}}
-    if standardize is not None:
-        given["standardize"] = standardize
-    if augment is not None:
-        given["augment"] = augment
-    p = resolve_study(family, given)
+    family, p = settings.family, settings.params()
     sizes, q = p["n_generated"], p["quantiles"]
     edges = camel_quantile_edges(q)
     start = time.perf_counter()
@@ -223,3 +245,37 @@ def run_family(
         ]
     }
     return result
+
+
+def run(settings: StudySettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """The amplification stage of one family: its study (``study_family``), written as JSON to
+    ``outputs.result``. The model hyperparameters are checked first, before any training.
+    The stage reads no file."""
+    check_model(settings.family, settings.augment, settings.model)
+    result = study_family(settings)
+    write_text_atomic(outputs.result, json.dumps(result, indent=1) + "\n")
+    s = result["summary"]
+    log.info(
+        "%s: amplification %.2f [%.2f, %.2f] over %d seeds (2-Gaussian fit %.2f, training "
+        "sample %.2f), %.0f s",
+        settings.family,
+        s["model"]["median"],
+        s["model"]["q16"],
+        s["model"]["q84"],
+        len(result["seeds"]),
+        s["fit"]["median"],
+        s["train"]["median"],
+        result["seconds"],
+    )
+    return result
+
+
+STAGE = Stage(
+    "amplify",
+    run,
+    StudySettings,
+    outputs=("result",),
+    description="Amplification study for one family: train on 100 camel-back points per "
+    "seed, measure how many true points its generated sample is worth (Butter et al., "
+    "arXiv 2008.06545).",
+)

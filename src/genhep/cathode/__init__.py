@@ -15,7 +15,8 @@ Modules, in the order of the search:
 * ``classifier``: the MLP ensemble shared by CATHODE and the baselines;
 * ``sic``: SIC and rejection curves, floor-limited max SIC, medians and bands over runs;
 * ``layout``: where each file lies; ``files``: the event and score files' contents;
-  ``stage_*``: one module per workflow step.
+  ``stage_*``: one module per workflow step, each a ``genhep.stage.Stage`` (``STAGE``)
+  whose ``run`` reads and writes the files around the arrays-in, arrays-out science.
 
 This package imports none of them: a workflow stage is rerun when the code it imports
 changes, so importing ``genhep.cathode.sic`` must not import the classifier.

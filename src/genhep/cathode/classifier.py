@@ -12,7 +12,7 @@ from torch import nn
 from genhep.cathode.sic import null_auc_sigma
 from genhep.errors import GenhepError
 from genhep.models.base import adam, mlp
-from genhep.settings import ClassifierSettings
+from genhep.settings.cathode import ClassifierSettings
 from genhep.training import resolve_device
 
 CHECK_STREAM = 0xC4EC  # the check slice's own random stream, apart from the runs' seeds

@@ -1,9 +1,9 @@
 """The CATHODE branch's event and score files: their HDF5 contents, written and read
 here only, and the regions a window defines. Where each file lies: genhep.cathode.layout.
 
-The stages live one module per step (``stage_data``, ``stage_template``,
-``stage_classify``, ``stage_evaluate``), so that a stage imports, and is rerun for, only
-the code it runs.
+The stages live one module per step (``stage_fixed``, ``stage_data``, ``stage_template``,
+``stage_anode``, ``stage_classify``, ``stage_evaluate``, ``stage_summary``), so that a
+stage imports, and is rerun for, only the code it runs.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from genhep.cathode.datasets import Events
 from genhep.cathode.regions import Regions
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import read_table, write_table
+from genhep.settings.cathode import RegionSettings
 
 TEV = {"mjj": "TeV", "mj_min": "TeV", "delta_mj": "TeV"}
 
 
-def regions_for(window: float, p: Mapping[str, Any]) -> Regions:
-    """The SR of width ``sr_width`` centred on ``window``, sidebands within ``mjj_range``."""
-    half = p["sr_width"] / 2
-    low, high = p["mjj_range"]
+def regions_for(window: float, s: RegionSettings) -> Regions:
+    """The SR of width ``s.sr_width`` centred on ``window``, sidebands within
+    ``s.mjj_range``."""
+    half = s.sr_width / 2
+    low, high = s.mjj_range
     return Regions(window - half, window + half, low, high)
 
 
@@ -47,7 +49,7 @@ def write_scores(
     info: Mapping[str, Any],
     per_run: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """A method's test scores (runs × n_test), as ``evaluate_point`` reads them: dataset
+    """A method's test scores (runs × n_test), as ``stage_evaluate.run`` reads them: dataset
     ``scores``, one dataset per entry of ``per_run`` (for classifiers: each run's
     ``check_auc_per_run`` and ``selection_auc_per_run``), the run's facts as attributes."""
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:

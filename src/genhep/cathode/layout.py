@@ -1,8 +1,9 @@
 """The CATHODE branch's file layout, written here only.
 
 The rules (``workflow/rules/cathode.smk`` and the CATHODE part of ``common.smk``) build
-every CATHODE path from these names, and a stage that writes into a directory names its
-files with them. This module imports nothing: the Snakefile imports it while it parses.
+every CATHODE path from these names and give each stage its files by the stage's names
+(``FIXED_FILES``, ``DATA_FILES``, ``DENSITY_FILES``, ... are keyed by them). This module
+imports nothing: the Snakefile imports it while it parses.
 
 A search point is (signal-region window, seed, injected signal level); the density
 estimator's family is one more coordinate of the CATHODE and ANODE results. Under the
@@ -78,7 +79,7 @@ DATA_FILES = {
 
 
 def density(region: str = "{region}", family: str = "{family}") -> str:
-    """A density model's directory (the training stage's outdir)."""
+    """A density model's directory (the training stage's outputs: ``DENSITY_FILES``)."""
     return f"density/{region}/{family}"
 
 

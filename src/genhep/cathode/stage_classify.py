@@ -2,43 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from genhep.cathode.classifier import ClassifierSettings, train_anomaly_classifier
+from genhep.cathode.classifier import train_anomaly_classifier
 from genhep.cathode.files import read_events, write_scores
+from genhep.settings.cathode import ClassifyJobSettings
+from genhep.stage import Files, Stage
 
 log = logging.getLogger("genhep")
 
 
-def classify(
-    method: str,
-    label1_path,
-    label0_path,
-    test_path,
-    output,
-    settings: Mapping[str, Any],
-    seed: int,
-    label0_ratio: float | None = None,
-) -> dict[str, Any]:
-    """Train a method's classifier ensemble and write its test scores (runs × n_test),
-    with its null check on the check slice held out from every run (``null_check``).
+def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """Train a method's classifier ensemble, ``inputs.label1`` against ``inputs.label0``,
+    and write its scores on ``inputs.test`` (runs × n_test) to ``outputs.scores``, with
+    its null check on the check slice held out from every run (``null_check``).
 
-    ``label0_ratio`` caps the label-0 set at that multiple of label 1 (the idealized
+    ``s.label0_ratio`` caps the label-0 set at that multiple of label 1 (the idealized
     detector's true background is as large as CATHODE's template, no larger).
     """
-    s = dataclasses.replace(ClassifierSettings.from_config(settings), seed=seed)
-    x1, x0, test = (read_events(p) for p in (label1_path, label0_path, test_path))
-    if label0_ratio is not None and len(x0) > label0_ratio * len(x1):
-        x0 = x0.take(np.arange(int(round(label0_ratio * len(x1)))))
+    x1, x0, test = (read_events(p) for p in (inputs.label1, inputs.label0, inputs.test))
+    if s.label0_ratio is not None and len(x0) > s.label0_ratio * len(x1):
+        x0 = x0.take(np.arange(int(round(s.label0_ratio * len(x1)))))
     result = train_anomaly_classifier(x1.x, x0.x, test.x, s)
     check = result.null_check()
     info = {
-        "method": method,
+        "method": s.method,
         "n_label1": len(x1),
         "n_label0": len(x0),
         "runs": s.runs,
@@ -49,11 +40,11 @@ def classify(
         "check_auc_per_run": result.check_auc_per_run,
         "selection_auc_per_run": result.selection_auc,  # biased: those events chose the epochs
     }
-    write_scores(output, result.scores, info, per_run)
+    write_scores(outputs.scores, result.scores, info, per_run)
     log.info(
         "%s: %d vs %d events, %d runs; check AUC %.4f on %d vs %d held-out events"
         " (null spread %.4f, pull %+.1f)",
-        method,
+        s.method,
         len(x1),
         len(x0),
         s.runs,
@@ -64,3 +55,15 @@ def classify(
         check["null_pull"],
     )
     return info
+
+
+STAGE = Stage(
+    "cathode_classify",
+    run,
+    ClassifyJobSettings,
+    inputs=("label1", "label0", "test"),
+    outputs=("scores",),
+    description="CATHODE and its baselines: a classifier ensemble (label 1 vs 0), scored on "
+    "the test set.",
+    gpu=True,
+)

@@ -1,38 +1,46 @@
-"""CATHODE stages that use the trained density models: the SR background template and
-ANODE's density-ratio scores."""
+"""CATHODE stage: the SR background template, sampled from the SB density model."""
 
 from __future__ import annotations
 
 import logging
 
-from genhep.cathode.files import read_events, regions_for, write_events, write_scores
-from genhep.cathode.interpolation import anode_scores, sample_template
+from genhep.cathode.files import read_events, regions_for, write_events
+from genhep.cathode.interpolation import sample_template
+from genhep.models import load_ensemble
+from genhep.settings.cathode import TemplateSettings
+from genhep.stage import Files, Stage
+from genhep.training import resolve_device
 from genhep.transforms import Preprocessor
 
 log = logging.getLogger("genhep")
 
 
-def make_template(model_path, transform_path, sr_data_path, output, p, window, seed, device):
-    """Sample the background template into the SR (see ``sample_template``)."""
-    sr = read_events(sr_data_path)
-    pre = Preprocessor.load(transform_path)
+def run(s: TemplateSettings, inputs: Files, outputs: Files) -> None:
+    """Sample ``s.interpolation.oversampling`` template events per SR data event
+    (``inputs.sr_data``) from the SB model (``inputs.model``) in the space of the point's
+    preprocessing (``inputs.transform``), into ``outputs.template`` (see
+    ``genhep.cathode.interpolation.sample_template``)."""
+    sr = read_events(inputs.sr_data)
+    pre = Preprocessor.load(inputs.transform)
+    device = resolve_device(s.device)
+    model = load_ensemble(inputs.model, device)
+    oversampling = s.interpolation.oversampling
+    regions = regions_for(s.window, s)
     template = sample_template(
-        model_path,
-        pre,
-        sr,
-        regions_for(window, p),
-        p["oversampling"],
-        p["bandwidth"],
-        seed,
-        device,
+        model, pre, sr, regions, oversampling, s.interpolation.bandwidth, s.seed, device
     )
-    write_events(output, template, window=window, seed=seed, oversampling=p["oversampling"])
-    log.info(
-        "template: %d events (%.3g x %d SR data events)", len(template), p["oversampling"], len(sr)
+    write_events(
+        outputs.template, template, window=s.window, seed=s.seed, oversampling=oversampling
     )
+    log.info("template: %d events (%.3g x %d SR data events)", len(template), oversampling, len(sr))
 
 
-def write_anode_scores(sb_model, sr_model, transform_path, test_path, output, device):
-    test = read_events(test_path)
-    scores = anode_scores(sb_model, sr_model, Preprocessor.load(transform_path), test, device)
-    write_scores(output, scores, {"method": "anode", "runs": 1})
+STAGE = Stage(
+    "cathode_template",
+    run,
+    TemplateSettings,
+    inputs=("model", "transform", "sr_data"),
+    outputs=("template",),
+    description="CATHODE: sample the SB density model into the SR: the background template.",
+    gpu=True,
+)

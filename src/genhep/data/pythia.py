@@ -23,14 +23,17 @@ normalized measure with R0 = R). The shard is written to ROOT in the toy's schem
 ingestion reads it with the ``genhep`` mapping.
 
 Each shard seeds Pythia with ``seed + shard``: shards are independent and reproducible.
+The settings, defaults included, are ``genhep.settings.data.PythiaSettings`` (the config's
+``pythia`` section, with the job's process and shard).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import awkward as ak
@@ -40,79 +43,59 @@ import vector
 
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
+from genhep.settings.base import as_config
+from genhep.settings.data import PythiaSettings
+from genhep.stage import Files, Stage
 
-PROCESSES = ("qcd", "signal")
+log = logging.getLogger("genhep")
+
 JET_FIELDS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
 
 
-@dataclass(frozen=True)
-class PythiaParams:
-    process: str = "qcd"
-    events: int = 10_000  # per shard
-    seed: int = 1  # shard k runs with seed + k
-    sqrt_s: float = 13000.0  # GeV
-    pthat_min: float = 1200.0  # GeV, the QCD hard process
-    m_resonance: float = 3500.0  # GeV, the scalar H (the LHCO W' mass)
-    m_x: float = 500.0  # GeV
-    m_y: float = 100.0  # GeV
-    jet_r: float = 1.0
-    jet_min_pt: float = 200.0  # GeV
-    max_jets: int = 4
-    particle_max_abs_eta: float = 4.0
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], process: str) -> PythiaParams:
-        known = {f.name for f in fields(cls)}
-        unknown = set(cfg) - known - {"shards", "signal_shards", "signal_events"}
-        if unknown:
-            raise GenhepError(f"config key pythia: unknown setting(s) {sorted(unknown)}")
-        if process not in PROCESSES:
-            raise GenhepError(f"pythia: process must be one of {PROCESSES}, not {process!r}")
-        return cls(
-            **{k: v for k, v in cfg.items() if k in known and k != "process"}, process=process
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    def settings(self, shard: int) -> list[str]:
-        """Pythia's configuration strings for one shard."""
-        common = [
-            f"Beams:eCM = {self.sqrt_s}",
-            "Random:setSeed = on",
-            f"Random:seed = {self.seed + shard}",
-            "Next:numberCount = 0",
-            "Print:quiet = on",
-        ]
-        if self.process == "qcd":
-            return common + ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {self.pthat_min}"]
-        return common + [
-            "Higgs:useBSM = on",
-            "HiggsBSM:gg2H2 = on",
-            f"35:m0 = {self.m_resonance}",
-            f"36:m0 = {self.m_x}",
-            f"25:m0 = {self.m_y}",
-            # Narrow states (width 1% of the mass, forced: Pythia would compute wide
-            # ones from the BSM couplings), and H within ±10% of its pole, where the
-            # steep gluon luminosity would otherwise pile up Breit-Wigner tail events.
-            *(f"{pdg}:doForceWidth = on" for pdg in (35, 36, 25)),
-            f"35:mWidth = {0.01 * self.m_resonance}",
-            f"36:mWidth = {0.01 * self.m_x}",
-            f"25:mWidth = {0.01 * self.m_y}",
-            f"35:mMin = {0.9 * self.m_resonance}",
-            f"35:mMax = {1.1 * self.m_resonance}",
-            # The resonance decays to X Y only, X and Y to light quarks. The process's
-            # cross-section follows the BSM Higgs couplings and is meaningless here.
-            "35:onMode = off",
-            "35:addChannel = 1 1.0 100 36 25",
-            "36:onMode = off",
-            "36:onIfAny = 1 2 3",
-            "25:onMode = off",
-            "25:onIfAny = 1 2 3",
-        ]
+def configuration(params: PythiaSettings) -> list[str]:
+    """Pythia's configuration strings for the shard ``params.shard``."""
+    common = [
+        f"Beams:eCM = {params.sqrt_s}",
+        "Random:setSeed = on",
+        f"Random:seed = {params.seed + params.shard}",
+        "Next:numberCount = 0",
+        "Print:quiet = on",
+    ]
+    if params.process == "qcd":
+        return common + ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {params.pthat_min}"]
+    return common + [
+        "Higgs:useBSM = on",
+        "HiggsBSM:gg2H2 = on",
+        f"35:m0 = {params.m_resonance}",
+        f"36:m0 = {params.m_x}",
+        f"25:m0 = {params.m_y}",
+        # Narrow states (width 1% of the mass, forced: Pythia would compute wide
+        # ones from the BSM couplings), and H within ±10% of its pole, where the
+        # steep gluon luminosity would otherwise pile up Breit-Wigner tail events.
+        *(f"{pdg}:doForceWidth = on" for pdg in (35, 36, 25)),
+        f"35:mWidth = {0.01 * params.m_resonance}",
+        f"36:mWidth = {0.01 * params.m_x}",
+        f"25:mWidth = {0.01 * params.m_y}",
+        f"35:mMin = {0.9 * params.m_resonance}",
+        f"35:mMax = {1.1 * params.m_resonance}",
+        # The resonance decays to X Y only, X and Y to light quarks. The process's
+        # cross-section follows the BSM Higgs couplings and is meaningless here.
+        "35:onMode = off",
+        "35:addChannel = 1 1.0 100 36 25",
+        "36:onMode = off",
+        "36:onIfAny = 1 2 3",
+        "25:onMode = off",
+        "25:onIfAny = 1 2 3",
+    ]
 
 
-def _pythia(params: PythiaParams, shard: int):
+def params_json(params: PythiaSettings) -> str:
+    """The settings a shard was made with, as the file records them: the config's keys
+    and the process (the shard is in the file's name, and its seed is seed + shard)."""
+    return json.dumps({**as_config(params), "process": params.process}, sort_keys=True)
+
+
+def _pythia(params: PythiaSettings):
     try:
         import pythia8mc as pythia8  # here: an optional dependency (genhep[pythia])
     except ImportError as err:
@@ -120,7 +103,7 @@ def _pythia(params: PythiaParams, shard: int):
             "source 'pythia' needs the pythia8mc and fastjet packages: pip install 'genhep[pythia]'"
         ) from err
     pythia = pythia8.Pythia("", False)  # no banner
-    for line in params.settings(shard):
+    for line in configuration(params):
         if not pythia.readString(line):
             raise GenhepError(f"pythia: setting {line!r} was rejected")
     if not pythia.init():
@@ -131,10 +114,11 @@ def _pythia(params: PythiaParams, shard: int):
 BLOCK_EVENTS = 1000  # events clustered and written at a time: bounds a shard's memory
 
 
-def iter_particles(params: PythiaParams, shard: int, info: dict[str, Any]) -> Iterator[ak.Array]:
+def iter_particles(params: PythiaSettings, info: dict[str, Any]) -> Iterator[ak.Array]:
     """Visible final-state particles, (px, py, pz, E) in GeV, in blocks of BLOCK_EVENTS
     events; ``info`` is filled with the shard's facts as it goes."""
-    pythia = _pythia(params, shard)
+    pythia = _pythia(params)
+    shard = params.shard
     info.update(process=params.process, shard=shard, seed=params.seed + shard, failed_events=0)
     done = 0
     while done < params.events:
@@ -170,7 +154,7 @@ def iter_particles(params: PythiaParams, shard: int, info: dict[str, Any]) -> It
     info["sigma_pb"] = pythia.infoPython().sigmaGen() * 1e9  # mb -> pb
 
 
-def cluster_jets(particles: ak.Array, params: PythiaParams) -> ak.Array:
+def cluster_jets(particles: ak.Array, params: PythiaSettings) -> ak.Array:
     """Anti-kT jets above ``jet_min_pt``, leading first, with τ1, τ2, τ3 (per event, jagged)."""
     import fastjet  # here: an optional dependency (genhep[pythia])
 
@@ -206,14 +190,15 @@ def cluster_jets(particles: ak.Array, params: PythiaParams) -> ak.Array:
     )
 
 
-def write_shard(params: PythiaParams, shard: int, path: str | os.PathLike) -> dict[str, Any]:
-    """Generate, cluster and write one shard to ROOT (the toy's schema), atomically."""
+def write_shard(params: PythiaSettings, path: str | os.PathLike) -> dict[str, Any]:
+    """Generate, cluster and write the shard ``params.shard`` to ROOT (the toy's schema),
+    atomically."""
     info: dict[str, Any] = {}
     label = int(params.process == "signal")
     n_jets = 0
     with atomic_path(path) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
         tree = None
-        for particles in iter_particles(params, shard, info):
+        for particles in iter_particles(params, info):
             jets = cluster_jets(particles, params)
             if tree is None:
                 tree = f.mktree(
@@ -223,6 +208,37 @@ def write_shard(params: PythiaParams, shard: int, path: str | os.PathLike) -> di
                 )
             tree.extend({"jet": jets, "label": np.full(len(jets), label, dtype=np.int32)})
             n_jets += int(ak.sum(ak.num(jets)))
-        f["genhep_pythia_params"] = params.to_json()
+        f["genhep_pythia_params"] = params_json(params)
     info["jets_per_event"] = n_jets / info["events"]
     return info
+
+
+def run(settings: PythiaSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """The pythia_shard stage: shard ``settings.shard`` of ``settings.process`` to the ROOT
+    file ``outputs.root``."""
+    start = time.perf_counter()
+    info = write_shard(settings, outputs.root)
+    seconds = time.perf_counter() - start
+    log.info(
+        "%s shard %d (seed %d): %d events, %.2f jets/event above %.0f GeV, to %s in %.1f s "
+        "(%.1f ms/event)",
+        settings.process,
+        settings.shard,
+        info["seed"],
+        info["events"],
+        info["jets_per_event"],
+        settings.jet_min_pt,
+        outputs.root,
+        seconds,
+        1000 * seconds / info["events"],
+    )
+    return info
+
+
+STAGE = Stage(
+    "pythia_shard",
+    run,
+    PythiaSettings,
+    outputs=("root",),
+    description="Generate one shard of Pythia 8 events, cluster them with FastJet, write ROOT.",
+)

@@ -20,119 +20,37 @@ Every event
     is a real step of the ingestion. Jets carry pt, eta, phi, mass (TeV) and the
     N-subjettiness ratios' ingredients tau1, tau2, tau3.
 
-All energies are in TeV here; the ROOT file stores GeV, as real ntuples do.
+All energies are in TeV here; the ROOT file stores GeV, as real ntuples do. The
+generator's settings, defaults included, are ``genhep.settings.data.ToySettings`` (the
+config's ``toy`` section).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import uproot
 
-from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
+from genhep.settings.base import as_config
+from genhep.settings.data import ToyBackground, ToySettings
+from genhep.stage import Files, Stage
+
+log = logging.getLogger("genhep")
 
 JET_FIELDS = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
 
 # Events per generation chunk. It is part of the definition of the random stream (each
 # chunk has its own seed), so it is a constant, not a setting.
 CHUNK_EVENTS = 100_000
-
-
-@dataclass(frozen=True)
-class BackgroundParams:
-    mjj_min: float = 2.5  # TeV, the spectrum's threshold
-    mjj_max: float = 7.0  # TeV, where the spectrum is truncated
-    p1: float = 10.0
-    p2: float = 4.5
-    p3: float = 0.0
-    mass_over_pt_median: float = 0.07  # log-normal jet m/pT
-    mass_over_pt_width: float = 0.6  # sigma of ln(m/pT)
-    tau21_mean: float = 0.72  # mean τ21 at m/pT = 0
-    tau21_mass_slope: float = 1.2  # mean τ21 falls by this per unit m/pT
-    tau21_concentration: float = 12.0  # Beta a + b: larger is narrower
-    cos_theta_max: float = 0.8  # acceptance |cos θ*| ≤ this in the dijet rest frame
-
-
-@dataclass(frozen=True)
-class SignalParams:
-    mass: float = 3.5  # TeV, the scalar resonance (the LHCO W' mass)
-    mass_width: float = 0.07  # TeV, Gaussian width of mjj (natural width and resolution)
-    m_x: float = 0.5  # TeV
-    m_y: float = 0.1  # TeV
-    jet_mass_resolution: float = 0.06  # relative Gaussian smearing of m_X, m_Y
-    tau21_mean: float = 0.30
-    tau21_concentration: float = 12.0
-
-
-@dataclass(frozen=True)
-class ExtraJetParams:
-    mean_count: float = 1.5  # Poisson mean of extra jets per event
-    pt_min: float = 0.03  # TeV
-    pt_scale: float = 0.08  # TeV, exponential slope above pt_min
-    max_abs_eta: float = 2.5
-
-
-@dataclass(frozen=True)
-class ToyParams:
-    n_events: int = 300_000
-    signal_fraction: float = 0.003
-    seed: int = 1
-    sqrt_s: float = 13.0  # TeV
-    rapidity_sigma: float = 0.5  # Gaussian rapidity of the dijet system
-    recoil_pt_scale: float = 0.03  # TeV, exponential transverse recoil of the dijet system
-    background: BackgroundParams = field(default_factory=BackgroundParams)
-    signal: SignalParams = field(default_factory=SignalParams)
-    extra_jets: ExtraJetParams = field(default_factory=ExtraJetParams)
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> ToyParams:
-        """Build from the config's ``toy`` section; unknown keys are an error."""
-        nested = {
-            "background": BackgroundParams,
-            "signal": SignalParams,
-            "extra_jets": ExtraJetParams,
-        }
-        kwargs: dict[str, Any] = {}
-        known = {f.name for f in fields(cls)}
-        for key, value in cfg.items():
-            if key not in known:
-                raise GenhepError(f"config key toy.{key}: unknown toy parameter")
-            if key in nested:
-                sub_known = {f.name for f in fields(nested[key])}
-                bad = set(value) - sub_known
-                if bad:
-                    raise GenhepError(f"config key toy.{key}.{sorted(bad)[0]}: unknown parameter")
-                value = nested[key](**value)
-            kwargs[key] = value
-        params = cls(**kwargs)
-        params.check()
-        return params
-
-    def check(self) -> None:
-        if self.n_events <= 0:
-            raise GenhepError("config key toy.n_events: must be positive")
-        if not 0.0 <= self.signal_fraction <= 1.0:
-            raise GenhepError("config key toy.signal_fraction: must lie in [0, 1]")
-        bkg = self.background
-        if not 0 < bkg.mjj_min < bkg.mjj_max < self.sqrt_s:
-            raise GenhepError(
-                "config keys toy.background.mjj_min/mjj_max: need 0 < mjj_min < mjj_max < sqrt_s"
-            )
-
-    @property
-    def n_signal(self) -> int:
-        return round(self.n_events * self.signal_fraction)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -147,7 +65,7 @@ def dijet_pdf(x: np.ndarray, p1: float, p2: float, p3: float) -> np.ndarray:
 class DijetSpectrum:
     """Inverse-CDF sampler of mjj from the dijet function on [mjj_min, mjj_max]."""
 
-    def __init__(self, sqrt_s: float, bkg: BackgroundParams, grid_points: int = 20_001):
+    def __init__(self, sqrt_s: float, bkg: ToyBackground, grid_points: int = 20_001):
         # A log-spaced grid resolves the steep fall; the CDF is integrated by trapezoids.
         self.mjj_grid = np.geomspace(bkg.mjj_min, bkg.mjj_max, grid_points)
         pdf = dijet_pdf(self.mjj_grid / sqrt_s, bkg.p1, bkg.p2, bkg.p3)
@@ -240,7 +158,7 @@ def dijet_kinematics(
     return jets[0], jets[1]
 
 
-def _background_pair(rng, n, params: ToyParams, spectrum: DijetSpectrum):
+def _background_pair(rng, n, params: ToySettings, spectrum: DijetSpectrum):
     bkg = params.background
     mjj = spectrum.sample(rng, n)
     cos_theta = _sample_cos_theta_t_channel(rng, n, bkg.cos_theta_max)
@@ -261,7 +179,7 @@ def _background_pair(rng, n, params: ToyParams, spectrum: DijetSpectrum):
     return j1, j2
 
 
-def _signal_pair(rng, n, params: ToyParams):
+def _signal_pair(rng, n, params: ToySettings):
     sig = params.signal
     mjj = rng.normal(sig.mass, sig.mass_width, n)
     mjj = np.maximum(mjj, sig.m_x + sig.m_y + 0.05)
@@ -280,7 +198,7 @@ def _signal_pair(rng, n, params: ToyParams):
     return j1, j2
 
 
-def _extra_jets(rng, subleading_pt: np.ndarray, params: ToyParams, bkg: BackgroundParams):
+def _extra_jets(rng, subleading_pt: np.ndarray, params: ToySettings, bkg: ToyBackground):
     """Soft extra jets: Poisson count per event, pT below the two hard jets."""
     extra = params.extra_jets
     counts = rng.poisson(extra.mean_count, len(subleading_pt))
@@ -307,7 +225,7 @@ def _extra_jets(rng, subleading_pt: np.ndarray, params: ToyParams, bkg: Backgrou
 
 
 def generate_chunk(
-    params: ToyParams,
+    params: ToySettings,
     chunk_index: int,
     n_events: int,
     n_signal: int,
@@ -348,7 +266,7 @@ def generate_chunk(
     return {"counts": counts, "jets": jets, "label": label}
 
 
-def iter_chunks(params: ToyParams) -> Iterator[dict[str, Any]]:
+def iter_chunks(params: ToySettings) -> Iterator[dict[str, Any]]:
     """All events in chunks of CHUNK_EVENTS; the signal count is exact over the whole run."""
     spectrum = DijetSpectrum(params.sqrt_s, params.background)
     n_chunks = math.ceil(params.n_events / CHUNK_EVENTS)
@@ -373,7 +291,7 @@ def chunk_to_awkward(chunk: Mapping[str, Any], energy_scale: float = 1.0) -> dic
     return {"jet": ak.zip(content), "label": chunk["label"]}
 
 
-def write_root(params: ToyParams, path: str | os.PathLike, tree_name: str = "events") -> dict:
+def write_root(params: ToySettings, path: str | os.PathLike, tree_name: str = "events") -> dict:
     """Write the toy events to a ROOT TTree (GeV), atomically. Returns counts written."""
     n_written = n_signal = 0
     # ZSTD level 1: ~10x faster to write than uproot's default ZLIB for ~7% more bytes,
@@ -392,5 +310,30 @@ def write_root(params: ToyParams, path: str | os.PathLike, tree_name: str = "eve
             tree.extend(arrays)
             n_written += len(chunk["label"])
             n_signal += int(chunk["label"].sum())
-        f["genhep_toy_params"] = params.to_json()
+        f["genhep_toy_params"] = json.dumps(as_config(params), sort_keys=True)
     return {"events": n_written, "signal": n_signal}
+
+
+def run(settings: ToySettings, inputs: Files, outputs: Files) -> dict:
+    """The generate_toy stage: the toy's events to the ROOT file ``outputs.root``."""
+    start = time.perf_counter()
+    counts = write_root(settings, outputs.root)
+    seconds = time.perf_counter() - start
+    log.info(
+        "wrote %d events (%d signal) to %s in %.1f s (%.0f events/s including ROOT writing)",
+        counts["events"],
+        counts["signal"],
+        outputs.root,
+        seconds,
+        counts["events"] / seconds,
+    )
+    return counts
+
+
+STAGE = Stage(
+    "generate_toy",
+    run,
+    ToySettings,
+    outputs=("root",),
+    description="Generate the LHCO-like toy events and write them to a ROOT TTree.",
+)

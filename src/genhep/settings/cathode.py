@@ -1,0 +1,360 @@
+"""Typed settings of the CATHODE branch (``cathode`` in the config).
+
+The config sections (``SECTIONS``) they define: ``cathode`` itself (``SearchSettings``:
+the signal region and the data partition), ``cathode.density`` (``DensitySettings``:
+the density models' data split, preprocessing and device), ``cathode.interpolation``,
+``cathode.classifier`` and ``cathode.evaluation``. The workflow's own keys (windows,
+seeds, signal levels, families, methods), the toy and the density training (override
+sections, merged by the rules) and the job resources stay in the YAML schema.
+
+A stage that reads keys of several sections takes one object holding them as they lie in
+the config (``PointDataSettings``: the ``cathode`` keys and a nested ``density``;
+``TemplateSettings``: the SR's keys and a nested ``interpolation``), plus its job's own
+values (window, seed, signal level, method): no config keys (``job_value``), the rule
+passes them in the same ``--params``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import MISSING, dataclass, field
+from typing import Any
+
+from genhep.errors import GenhepError
+from genhep.settings.base import (
+    DEVICE_DESCRIPTION,
+    DEVICE_PATTERN,
+    from_section,
+    section,
+    setting,
+)
+
+TRANSFORMS = ["minmax", "logit", "standardize"]
+COLUMN_NAME = {
+    "type": "string",
+    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+    "description": "a column name (letters, digits and _)",
+}
+
+
+def job_value(description: str, default: Any = MISSING) -> Any:
+    """A field that is the job's own value (a wildcard the rule passes), not a config key;
+    without a default the job must give it (``from_job``)."""
+    meta = {"config": False, "description": description}
+    return field(default=default, kw_only=True, metadata=meta)
+
+
+def from_job(cls: type, cfg: dict[str, Any], key: str) -> Any:
+    """``from_section``, a required job value that the document lacks named first."""
+    if isinstance(cfg, dict):
+        for f in dataclasses.fields(cls):
+            job = not f.metadata.get("config", True)
+            required = f.default is MISSING and f.default_factory is MISSING
+            if job and required and f.name not in cfg:
+                raise GenhepError(
+                    f"{key}: no {f.name} given (the job's own value, set by its rule)"
+                )
+    return from_section(cls, cfg, key)
+
+
+# --- the signal region and the data partition (section ``cathode``) ---------------------
+
+
+@dataclass(frozen=True)
+class BackgroundSplit:
+    """Shares of the background events: all three are given (no key has a default of its
+    own: the section's default is the whole split), and they sum to 1
+    (``genhep.config.check_fractions``, ``genhep.cathode.datasets.partition``)."""
+
+    data: float = field(metadata={"schema": {"exclusiveMinimum": 0, "maximum": 1}})
+    reference: float = field(metadata={"schema": {"minimum": 0, "maximum": 1}})
+    test: float = field(metadata={"schema": {"exclusiveMinimum": 0, "maximum": 1}})
+
+
+SPLIT_DEFAULT = {"data": 0.3, "reference": 0.5, "test": 0.2}
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    """The signal region's geometry: ``sr_width`` around a window, its sidebands within
+    ``mjj_range`` (``genhep.cathode.files.regions_for``)."""
+
+    mjj_range: list[float] = setting(
+        [0.0, 1000.0],
+        "events outside [low, high) TeV are in neither the SR nor the sidebands",
+        items={"type": "number", "minimum": 0},
+        minItems=2,
+        maxItems=2,
+    )
+    sr_width: float = setting(0.4, "signal-region width, TeV", exclusiveMinimum=0)
+
+
+@dataclass(frozen=True)
+class PartitionSettings(RegionSettings):
+    """The SR and the seeded partition of the labelled events (``genhep.cathode.datasets``)."""
+
+    features: list[str] = setting(
+        ["mj_min", "delta_mj", "tau21_min", "tau21_max"],
+        "the classifier's and the density model's features (mjj is the condition)",
+        items=COLUMN_NAME,
+        minItems=1,
+    )
+    # Required keys, no defaults of their own: a split that names two shares is refused
+    # (the schema's `required`), not completed with a default third.
+    background_split: BackgroundSplit = field(
+        default_factory=lambda: BackgroundSplit(**SPLIT_DEFAULT),
+        metadata={
+            "schema": {
+                "description": "shares of the background events, one seeded partition per seed",
+                "default": dict(SPLIT_DEFAULT),
+                "required": ["data", "reference", "test"],
+            }
+        },
+    )
+    signal_test_fraction: float = setting(
+        0.5,
+        "share of the signal events kept for the test set (the rest is the injection pool)",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    )
+
+
+@dataclass(frozen=True)
+class SearchSettings(PartitionSettings):
+    """The settings of the ``cathode`` section: the SR, the partition, and CWoLa's short
+    sidebands (the section's other keys choose the jobs: the workflow's)."""
+
+    cwola_sideband_width: float = setting(
+        0.2, "CWoLa's short sidebands either side of the SR, TeV", exclusiveMinimum=0
+    )
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> SearchSettings:
+        return from_section(cls, cfg, key)
+
+
+# --- the density models (section ``cathode.density``) -------------------------------------
+
+
+@dataclass(frozen=True)
+class DensityDataSettings:
+    """What the density models' inputs depend on: their SB preprocessing and data split."""
+
+    val_fraction: float = setting(
+        0.2,
+        "share of a region's data events held out of its density training (epoch choice)",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    )
+    transforms: list[str] = setting(
+        TRANSFORMS,
+        "CATHODE's preprocessing, fitted on the SB training events",
+        items={"type": "string", "enum": TRANSFORMS},
+    )
+
+
+@dataclass(frozen=True)
+class DensitySettings(DensityDataSettings):
+    """The ``cathode.density`` section's settings: the data's, and the device of every
+    density job (training, template, ANODE). Its ``train`` and ``families`` (training
+    overrides, merged by the rules) and the job resources are the YAML schema's."""
+
+    device: str = setting("auto", DEVICE_DESCRIPTION, pattern=DEVICE_PATTERN)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "cathode.density") -> DensitySettings:
+        return from_section(cls, cfg, key)
+
+
+# --- the template (section ``cathode.interpolation``) ----------------------------------
+
+
+@dataclass(frozen=True)
+class InterpolationSettings:
+    """The background template: how many events, and the SR mjj KDE they are drawn from."""
+
+    oversampling: float = setting(4, "template events per SR data event", exclusiveMinimum=0)
+    bandwidth: str | float = setting(
+        "scott",
+        "the SR mjj KDE's bandwidth (scipy bw_method - scott, silverman or a factor)",
+        oneOf=[
+            {"type": "string", "enum": ["scott", "silverman"]},
+            {"type": "number", "exclusiveMinimum": 0},
+        ],
+    )
+
+    @classmethod
+    def from_config(
+        cls, cfg: dict[str, Any], key: str = "cathode.interpolation"
+    ) -> InterpolationSettings:
+        return from_section(cls, cfg, key)
+
+
+# --- the classifier (section ``cathode.classifier``) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam.
+
+    Each run trains on ``1 - val_fraction`` of the events. The rest is held out of its
+    training and split in two: the *check slice* (``check_fraction`` of all events,
+    the same for every run, never trained on and never used to choose epochs), which
+    gives the null check's AUC, and the run's own epoch-choice slice (the remaining
+    ``val_fraction - check_fraction``, drawn per run). The check slice comes out of the
+    held-out share, so a run trains on as many events as without it.
+    """
+
+    hidden: int = setting(64, minimum=1)
+    layers: int = setting(3, minimum=1)
+    epochs: int = setting(100, minimum=1)
+    batch_size: int = setting(128, minimum=1)
+    lr: float = setting(1e-3, exclusiveMinimum=0)
+    best_epochs: int = setting(
+        10, "average the predictions of the epochs with the lowest val loss", minimum=1
+    )
+    runs: int = setting(
+        10, "independent trainings (ensemble); each its own seed and val split", minimum=1
+    )
+    val_fraction: float = setting(
+        0.5,
+        "held out of each run's training (CATHODE's k-fold halves)",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    )
+    check_fraction: float = setting(
+        0.2,
+        "share of the label-1 and label-0 events held out from every run (never trained on,"
+        " never used to choose epochs) for the null check's AUC; taken out of val_fraction"
+        " (must be below it), so each run still trains on 1 - val_fraction",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    )
+    # The job's seed (the workflow's seed wildcard), not a config key.
+    seed: int = field(default=0, metadata={"config": False})
+    device: str = setting("auto", DEVICE_DESCRIPTION, pattern=DEVICE_PATTERN)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.check_fraction < self.val_fraction:
+            raise GenhepError(
+                f"config key cathode.classifier.check_fraction: {self.check_fraction} must be"
+                f" above 0 and below val_fraction ({self.val_fraction}): the check slice is"
+                " part of the held-out share, and the rest of it chooses the epochs"
+            )
+
+    @classmethod
+    def from_config(
+        cls, cfg: dict[str, Any], key: str = "cathode.classifier"
+    ) -> ClassifierSettings:
+        """From the config's ``cathode.classifier`` section; unknown keys are an error."""
+        return from_section(cls, cfg, key)
+
+
+@dataclass(frozen=True)
+class ClassifyJobSettings(ClassifierSettings):
+    """One classifier job (``genhep.cathode.stage_classify``): the classifier's settings,
+    the job's seed, its method's label, and for the idealized detector a cap on label 0."""
+
+    method: str = job_value("the method's label (cathode_maf, idealized, ...)")
+    label0_ratio: float | None = job_value(
+        "cap label 0 at this multiple of label 1 (the idealized detector's true background"
+        " is as large as CATHODE's template, cathode.interpolation.oversampling, no larger)",
+        None,
+    )
+
+    @classmethod
+    def from_config(
+        cls, cfg: dict[str, Any], key: str = "cathode.classifier"
+    ) -> ClassifyJobSettings:
+        return from_job(cls, cfg, key)
+
+
+# --- the evaluation (section ``cathode.evaluation``) -------------------------------------
+
+
+@dataclass(frozen=True)
+class CathodeEvaluationSettings:
+    """SIC and rejection curves of a point (``genhep.cathode.stage_evaluate``), and the
+    job's method labels, one per scores file, in the order the rule passes them."""
+
+    min_background: int = setting(
+        50,
+        "the FPR floor is min_background / (background test events): working points"
+        " resting on fewer background events are not used for max SIC",
+        minimum=1,
+    )
+    tpr_points: int = setting(200, minimum=10)
+    methods: Sequence[str] = job_value("the label of each --scores file, in order", ())
+
+    @classmethod
+    def from_config(
+        cls, cfg: dict[str, Any], key: str = "cathode.evaluation"
+    ) -> CathodeEvaluationSettings:
+        return from_section(cls, cfg, key)
+
+
+# --- the stages that take keys of several sections ----------------------------------------
+
+
+@dataclass(frozen=True)
+class FixedSetsSettings(PartitionSettings):
+    """The fixed sets of a (window, seed) (``genhep.cathode.stage_fixed``)."""
+
+    window: float = job_value("the SR centre, TeV")
+    seed: int = job_value("the partition's seed")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> FixedSetsSettings:
+        return from_job(cls, cfg, key)
+
+
+@dataclass(frozen=True)
+class PointDataSettings(SearchSettings):
+    """The data sets of one point (``genhep.cathode.stage_data``): the ``cathode`` keys,
+    the density models' data settings (``density``), the point."""
+
+    density: DensityDataSettings = section(DensityDataSettings)
+    window: float = job_value("the SR centre, TeV")
+    seed: int = job_value("the partition's and the density splits' seed")
+    signal: int = job_value("injected signal events")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> PointDataSettings:
+        return from_job(cls, cfg, key)
+
+
+@dataclass(frozen=True)
+class TemplateSettings(RegionSettings):
+    """The background template of one point and family (``genhep.cathode.stage_template``):
+    the SR, the ``interpolation`` section, the density device, the point."""
+
+    interpolation: InterpolationSettings = section(InterpolationSettings)
+    device: str = job_value("cathode.density.device", "auto")
+    window: float = job_value("the SR centre, TeV")
+    seed: int = job_value("the KDE's and the model's sampling seed")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> TemplateSettings:
+        return from_job(cls, cfg, key)
+
+
+@dataclass(frozen=True)
+class AnodeSettings:
+    """ANODE's density-ratio scores (``genhep.cathode.stage_anode``): the models' device."""
+
+    device: str = job_value("cathode.density.device", "auto")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "cathode.density") -> AnodeSettings:
+        return from_section(cls, cfg, key)
+
+
+# {dotted config section: its settings class}, added to the config schema.
+SECTIONS: dict[str, type] = {
+    "cathode": SearchSettings,
+    "cathode.density": DensitySettings,
+    "cathode.interpolation": InterpolationSettings,
+    "cathode.classifier": ClassifierSettings,
+    "cathode.evaluation": CathodeEvaluationSettings,
+}
