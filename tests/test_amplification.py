@@ -50,6 +50,8 @@ from genhep.config import validate_config
 from genhep.errors import GenhepError
 from genhep.models import FAMILIES, build_model
 from genhep.models.augmented import Augmented
+from genhep.settings.amplification import AmplificationSettings
+from genhep.settings.base import as_config, settings_part
 from genhep.training import Trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -156,6 +158,10 @@ def test_an_empty_config_section_runs_the_library_defaults():
     config = {}
     validate_config(config, SCHEMA)
     section = config["amplification"]
+    # written once, in the settings class: the YAML schema does not repeat them
+    assert settings_part(AmplificationSettings, section) == as_config(AmplificationSettings())
+    written = yaml.safe_load(SCHEMA.read_text())["properties"]["amplification"]["properties"]
+    assert "seeds" not in written and "n_generated" not in written
     for family in STUDY_DEFAULTS:
         assert resolve_params(family, study_params(section, family)) == resolve_params(family, {})
 

@@ -30,11 +30,12 @@ from typing import Any
 
 from genhep.errors import GenhepError
 from genhep.hparams import family_hparams
+from genhep.settings.amplification import FIRST_UNTUNED_SEED, AmplificationSettings
+from genhep.settings.base import as_config, settings_part
 
 # STUDY_DEFAULTS were tuned (and first reported) on these seeds; a seed count starts past
 # them, at FIRST_UNTUNED_SEED, so the reported numbers come from seeds tuning never saw.
 TUNING_SEEDS = range(10)
-FIRST_UNTUNED_SEED = 100
 
 # Per-family settings for 100 training points, tuned on 2 CPU cores (~3-6 s per seed) on
 # seeds 0-4 (in TUNING_SEEDS): small networks, a fixed number of epochs whose last epoch is
@@ -116,11 +117,7 @@ def resolve_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
         raise GenhepError(f"amplification params: unknown key(s) {sorted(unknown)}")
     base = STUDY_DEFAULTS[family]
     p = {
-        "seeds": 10,
-        "first_seed": FIRST_UNTUNED_SEED,
-        "n_train": 100,
-        "n_generated": [100, 1_000, 10_000, 100_000, 1_000_000],
-        "quantiles": 10,
+        **as_config(AmplificationSettings()),  # the shared keys' defaults
         "standardize": base.get("standardize", True),
         "augment": base.get("augment", 0),
         **{k: v for k, v in params.items() if k not in ("train", "model")},
@@ -211,8 +208,7 @@ def study_params(section: dict[str, Any], family: str) -> dict[str, Any]:
     """A family's settings from the config's 'amplification' section: the shared ones with
     its own 'overrides' on top; keys left out take the tuned STUDY_DEFAULTS later."""
     own = section.get("overrides", {}).get(family, {})
-    shared = ("seeds", "first_seed", "n_train", "n_generated", "quantiles")
-    params = {k: section[k] for k in shared if k in section}
+    params = settings_part(AmplificationSettings, section)
     params.update({k: v for k, v in own.items() if k != "train"})
     params.setdefault("model", {})
     params["train"] = {**section.get("train", {}), **own.get("train", {})}
