@@ -10,9 +10,10 @@ import yaml
 
 from conftest import run_script, write_jets_root
 from genhep.errors import GenhepError
-from genhep.ingest import _jets_from_chunk, ingest
+from genhep.ingest import ingest
 from genhep.inspect_root import jet_collections, main, suggest_mappings
 from genhep.io.hdf5 import read_table
+from genhep.io.mapped import jets_from_chunk
 from genhep.io.mappings import resolve_mapping
 
 FEATURES = ["mjj", "mj_min", "delta_mj", "tau21_min", "tau21_max"]
@@ -117,7 +118,7 @@ def test_conversion_recovers_pt_eta_phi_mass_and_clips_negative_mass_squared():
     arrays = {f"Jet_{k}": ak.Array([v.tolist()]) for k, v in comps.items()}
     mapping = resolve_mapping({"kind": "jets", "tree": "t", "jets": CARTESIAN})
     assert mapping.cartesian
-    jets = _jets_from_chunk(arrays, mapping)
+    jets = jets_from_chunk(arrays, mapping)
     assert ak.fields(jets) == ["pt", "eta", "phi", "mass"]
     for key in ("pt", "mass"):  # GeV (the default energy_unit) to TeV
         np.testing.assert_allclose(ak.to_numpy(jets[key][0]), flat[key] / 1000.0, atol=1e-12)

@@ -26,7 +26,6 @@ from typing import Any
 import awkward as ak
 import h5py
 import numpy as np
-import vector
 
 import genhep
 from genhep.datasets import Dataset, dataset_paths
@@ -42,7 +41,8 @@ from genhep.features import (
 from genhep.io.atomic import atomic_path
 from genhep.io.hdf5 import TableWriter, write_attrs
 from genhep.io.lhco import iterate_lhco
-from genhep.io.mappings import ENERGY_TO_TEV, JET_ENERGY_KEYS, BranchMapping, resolve_mapping
+from genhep.io.mapped import flat_columns, jets_from_chunk
+from genhep.io.mappings import ENERGY_TO_TEV, BranchMapping, resolve_mapping
 from genhep.io.root import iterate_mapped
 from genhep.settings.data import IngestSettings, Selection
 from genhep.stage import Files, Stage
@@ -54,53 +54,6 @@ DROP_REASONS = ("fewer_than_2_jets", "trigger", "mjj_window", "nonfinite_feature
 NO_CUTS = Selection()
 
 
-def _jets_from_chunk(arrays: dict[str, ak.Array], mapping: BranchMapping) -> ak.Array:
-    scale = ENERGY_TO_TEV[mapping.energy_unit]
-    fields = {}
-    for key, field in mapping.fields.items():
-        values = arrays[field.branch]
-        if field.index is not None:
-            values = values[..., field.index]
-        if key in JET_ENERGY_KEYS:
-            if mapping.cartesian:  # float64 before scaling: m² = E² − |p|² needs the digits
-                values = ak.values_astype(values, np.float64)
-            values = values * scale
-        fields[key] = values
-    if mapping.cartesian:
-        fields = _polar_from_cartesian(fields)
-    return ak.zip(fields)
-
-
-def _polar_from_cartesian(fields: dict[str, ak.Array]) -> dict[str, ak.Array]:
-    """(px, py, pz, energy) → (pt, eta, phi, mass) with the vector library; the other fields
-    (τ) are kept.
-
-    The mass is sqrt(max(m², 0)), m² = E² − |p|². For a light, boosted jet m² is a small
-    difference of large numbers, and rounding (float32 branches, the unit scaling) can make
-    it slightly negative. vector's ``.mass`` is then −sqrt(|m²|), which would become mj_min
-    and inflate delta_mj (a plain sqrt would give NaN and drop the event); such a jet is
-    massless within the precision of the file, so m² is clipped at 0.
-    """
-    components = {"px": fields["px"], "py": fields["py"], "pz": fields["pz"], "E": fields["energy"]}
-    p4 = vector.zip(components)
-    out = {"pt": p4.pt, "eta": p4.eta, "phi": p4.phi, "mass": np.sqrt(np.maximum(p4.tau2, 0.0))}
-    out.update({k: v for k, v in fields.items() if k not in ("px", "py", "pz", "energy")})
-    return out
-
-
-def _flat_columns(arrays: dict[str, ak.Array], mapping: BranchMapping) -> dict[str, np.ndarray]:
-    cols = {}
-    for name, field in mapping.fields.items():
-        values = arrays[field.branch]
-        if field.index is not None:
-            values = values[..., field.index]
-        values = ak.to_numpy(values).astype(np.float64)
-        if mapping.units.get(name) in ENERGY_TO_TEV:
-            values = values * ENERGY_TO_TEV[mapping.units[name]]
-        cols[name] = values
-    return cols
-
-
 def _chunk_features(
     arrays: dict[str, ak.Array], mapping: BranchMapping, selection: Selection, dropped: Counter
 ) -> dict[str, np.ndarray]:
@@ -109,7 +62,7 @@ def _chunk_features(
     weight = ak.to_numpy(arrays[mapping.weight]).astype(np.float64) if mapping.weight else None
     if mapping.kind == "jets":
         jets = select_jets(
-            _jets_from_chunk(arrays, mapping), selection.min_jet_pt, selection.max_abs_eta
+            jets_from_chunk(arrays, mapping), selection.min_jet_pt, selection.max_abs_eta
         )
         j1, j2, has_two = leading_pair(jets)
         dropped["fewer_than_2_jets"] += int((~has_two).sum())
@@ -121,7 +74,7 @@ def _chunk_features(
             keep &= ak.to_numpy(j1.pt) >= selection.leading_jet_min_pt
             dropped["trigger"] += int((~keep).sum())
     else:
-        cols = _flat_columns(arrays, mapping)
+        cols = flat_columns(arrays, mapping)
         keep = np.ones(len(next(iter(cols.values()))), dtype=bool)
     if "mjj" in cols:
         window = np.ones_like(keep)
