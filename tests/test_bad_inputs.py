@@ -279,6 +279,16 @@ def test_the_test_split_floor_is_what_the_evaluation_needs():
     assert min_test_events(5) == 14 and min_test_events(0) == 4
 
 
+def evaluate_truth(tmp_path, test):
+    """The truth-vs-truth evaluation of a test split: (result, its metrics file, its log)."""
+    metrics, log = tmp_path / "eval" / "truth.json", tmp_path / "logs" / "ev.log"
+    params = json.dumps(EVALUATE_PARAMS)
+    result = run_stage(
+        EVALUATE_TRUTH, "--test", test, "--params", params, "--metrics", metrics, "--log", log
+    )
+    return result, metrics, log
+
+
 def test_evaluation_checks_a_test_split_made_without_the_check(tmp_path):
     """A test split preprocessed without the classifier folds (or before evaluate.folds was
     raised):
@@ -287,18 +297,8 @@ def test_evaluation_checks_a_test_split_made_without_the_check(tmp_path):
     params = {**PREPROCESS_PARAMS, "split": {"train": 0.5, "val": 0.4, "test": 0.1}}
     result, outs, _ = run_preprocess(tmp_path, tmp_path / "events.h5", params=params)
     assert result.returncode == 0, result.stderr
-    test, metrics, log = outs[2], tmp_path / "eval" / "truth.json", tmp_path / "logs" / "ev.log"
-    result = run_stage(
-        EVALUATE_TRUTH,
-        "--test",
-        test,
-        "--params",
-        json.dumps(EVALUATE_PARAMS),
-        "--metrics",
-        metrics,
-        "--log",
-        log,
-    )
+    test = outs[2]
+    result, metrics, log = evaluate_truth(tmp_path, test)
     assert_one_line_failure(
         result,
         "evaluate_truth",
@@ -413,18 +413,7 @@ def test_damaged_split_fails_the_stage_reading_it(tmp_path, clean_splits):
     test = tmp_path / "test.h5"
     shutil.copy(outs[2], test)
     fragments = _nan_feature(test)
-    metrics, log = tmp_path / "eval" / "truth.json", tmp_path / "logs" / "ev.log"
-    result = run_stage(
-        EVALUATE_TRUTH,
-        "--test",
-        test,
-        "--params",
-        json.dumps(EVALUATE_PARAMS),
-        "--metrics",
-        metrics,
-        "--log",
-        log,
-    )
+    result, metrics, log = evaluate_truth(tmp_path, test)
     assert_one_line_failure(
         result, "evaluate_truth", log, [metrics], f"{test} is damaged", *fragments, "-R preprocess"
     )

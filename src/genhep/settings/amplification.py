@@ -6,9 +6,8 @@ resources, are the workflow's keys in the YAML schema."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from genhep.settings.base import from_section, setting
+from genhep.settings.base import Settings, setting
 
 # The per-family settings were tuned (and first reported) on seeds 0-9
 # (genhep.amplification.params.TUNING_SEEDS); a seed count starts past them, here.
@@ -16,7 +15,7 @@ FIRST_UNTUNED_SEED = 100
 
 
 @dataclass
-class AmplificationSettings:
+class AmplificationSettings(Settings):
     """The study's shared settings (Butter et al., arXiv 2008.06545)."""
 
     seeds: int = setting(
@@ -41,9 +40,7 @@ class AmplificationSettings:
     )
     quantiles: int = setting(10, "equal-probability bins Q", minimum=2)
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "amplification") -> AmplificationSettings:
-        return from_section(cls, cfg, key)
+    KEY = "amplification"
 
 
 # {dotted config section: its settings class}, added to the config schema.

@@ -17,7 +17,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import MISSING, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from genhep.errors import GenhepError
 
@@ -50,6 +50,18 @@ def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     return value
+
+
+class Settings:
+    """Base of a settings dataclass: ``from_config`` builds it from a config section (or a
+    job's ``--params``), strictly (``from_section``); ``KEY`` is the section's dotted name,
+    which errors give (``config key toy.n_event: unknown setting``)."""
+
+    KEY: ClassVar[str] = "settings"
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str | None = None) -> Any:
+        return from_section(cls, cfg, key or cls.KEY)
 
 
 def config_fields(cls: type) -> list[dataclasses.Field]:

@@ -25,6 +25,7 @@ from genhep.errors import GenhepError
 from genhep.settings.base import (
     DEVICE_DESCRIPTION,
     DEVICE_PATTERN,
+    Settings,
     from_section,
     section,
     setting,
@@ -58,6 +59,15 @@ def from_job(cls: type, cfg: dict[str, Any], key: str) -> Any:
     return from_section(cls, cfg, key)
 
 
+class JobSettings(Settings):
+    """Settings with job values a stage cannot run without: ``from_job``, which names a
+    missing one."""
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str | None = None) -> Any:
+        return from_job(cls, cfg, key or cls.KEY)
+
+
 # --- the signal region and the data partition (section ``cathode``) ---------------------
 
 
@@ -76,7 +86,7 @@ SPLIT_DEFAULT = {"data": 0.3, "reference": 0.5, "test": 0.2}
 
 
 @dataclass(frozen=True)
-class RegionSettings:
+class RegionSettings(Settings):
     """The signal region's geometry: ``sr_width`` around a window, its sidebands within
     ``mjj_range`` (``genhep.cathode.files.regions_for``)."""
 
@@ -129,16 +139,14 @@ class SearchSettings(PartitionSettings):
         0.2, "CWoLa's short sidebands either side of the SR, TeV", exclusiveMinimum=0
     )
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> SearchSettings:
-        return from_section(cls, cfg, key)
+    KEY = "cathode"
 
 
 # --- the density models (section ``cathode.density``) -------------------------------------
 
 
 @dataclass(frozen=True)
-class DensityDataSettings:
+class DensityDataSettings(Settings):
     """What the density models' inputs depend on: their SB preprocessing and data split."""
 
     val_fraction: float = setting(
@@ -162,16 +170,14 @@ class DensitySettings(DensityDataSettings):
 
     device: str = setting("auto", DEVICE_DESCRIPTION, pattern=DEVICE_PATTERN)
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "cathode.density") -> DensitySettings:
-        return from_section(cls, cfg, key)
+    KEY = "cathode.density"
 
 
 # --- the template (section ``cathode.interpolation``) ----------------------------------
 
 
 @dataclass(frozen=True)
-class InterpolationSettings:
+class InterpolationSettings(Settings):
     """The background template: how many events, and the SR mjj KDE they are drawn from."""
 
     oversampling: float = setting(4, "template events per SR data event", exclusiveMinimum=0)
@@ -184,18 +190,14 @@ class InterpolationSettings:
         ],
     )
 
-    @classmethod
-    def from_config(
-        cls, cfg: dict[str, Any], key: str = "cathode.interpolation"
-    ) -> InterpolationSettings:
-        return from_section(cls, cfg, key)
+    KEY = "cathode.interpolation"
 
 
 # --- the classifier (section ``cathode.classifier``) -------------------------------------
 
 
 @dataclass(frozen=True)
-class ClassifierSettings:
+class ClassifierSettings(Settings):
     """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam.
 
     Each run trains on ``1 - val_fraction`` of the events. The rest is held out of its
@@ -243,16 +245,11 @@ class ClassifierSettings:
                 " part of the held-out share, and the rest of it chooses the epochs"
             )
 
-    @classmethod
-    def from_config(
-        cls, cfg: dict[str, Any], key: str = "cathode.classifier"
-    ) -> ClassifierSettings:
-        """From the config's ``cathode.classifier`` section; unknown keys are an error."""
-        return from_section(cls, cfg, key)
+    KEY = "cathode.classifier"
 
 
 @dataclass(frozen=True)
-class ClassifyJobSettings(ClassifierSettings):
+class ClassifyJobSettings(ClassifierSettings, JobSettings):
     """One classifier job (``genhep.cathode.stage_classify``): the classifier's settings,
     the job's seed, its method's label, and for the idealized detector a cap on label 0."""
 
@@ -263,18 +260,14 @@ class ClassifyJobSettings(ClassifierSettings):
         None,
     )
 
-    @classmethod
-    def from_config(
-        cls, cfg: dict[str, Any], key: str = "cathode.classifier"
-    ) -> ClassifyJobSettings:
-        return from_job(cls, cfg, key)
+    KEY = "cathode.classifier"
 
 
 # --- the evaluation (section ``cathode.evaluation``) -------------------------------------
 
 
 @dataclass(frozen=True)
-class CathodeEvaluationSettings:
+class CathodeEvaluationSettings(Settings):
     """SIC and rejection curves of a point (``genhep.cathode.stage_evaluate``), and the
     job's method labels, one per scores file, in the order the rule passes them."""
 
@@ -287,30 +280,24 @@ class CathodeEvaluationSettings:
     tpr_points: int = setting(200, minimum=10)
     methods: Sequence[str] = job_value("the label of each --scores file, in order", ())
 
-    @classmethod
-    def from_config(
-        cls, cfg: dict[str, Any], key: str = "cathode.evaluation"
-    ) -> CathodeEvaluationSettings:
-        return from_section(cls, cfg, key)
+    KEY = "cathode.evaluation"
 
 
 # --- the stages that take keys of several sections ----------------------------------------
 
 
 @dataclass(frozen=True)
-class FixedSetsSettings(PartitionSettings):
+class FixedSetsSettings(PartitionSettings, JobSettings):
     """The fixed sets of a (window, seed) (``genhep.cathode.stage_fixed``)."""
 
     window: float = job_value("the SR centre, TeV")
     seed: int = job_value("the partition's seed")
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> FixedSetsSettings:
-        return from_job(cls, cfg, key)
+    KEY = "cathode"
 
 
 @dataclass(frozen=True)
-class PointDataSettings(SearchSettings):
+class PointDataSettings(SearchSettings, JobSettings):
     """The data sets of one point (``genhep.cathode.stage_data``): the ``cathode`` keys,
     the density models' data settings (``density``), the point."""
 
@@ -319,13 +306,11 @@ class PointDataSettings(SearchSettings):
     seed: int = job_value("the partition's and the density splits' seed")
     signal: int = job_value("injected signal events")
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> PointDataSettings:
-        return from_job(cls, cfg, key)
+    KEY = "cathode"
 
 
 @dataclass(frozen=True)
-class TemplateSettings(RegionSettings):
+class TemplateSettings(RegionSettings, JobSettings):
     """The background template of one point and family (``genhep.cathode.stage_template``):
     the SR, the ``interpolation`` section, the density device, the point."""
 
@@ -334,20 +319,16 @@ class TemplateSettings(RegionSettings):
     window: float = job_value("the SR centre, TeV")
     seed: int = job_value("the KDE's and the model's sampling seed")
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "cathode") -> TemplateSettings:
-        return from_job(cls, cfg, key)
+    KEY = "cathode"
 
 
 @dataclass(frozen=True)
-class AnodeSettings:
+class AnodeSettings(Settings):
     """ANODE's density-ratio scores (``genhep.cathode.stage_anode``): the models' device."""
 
     device: str = job_value("cathode.density.device", "auto")
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "cathode.density") -> AnodeSettings:
-        return from_section(cls, cfg, key)
+    KEY = "cathode.density"
 
 
 # {dotted config section: its settings class}, added to the config schema.

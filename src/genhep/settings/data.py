@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genhep.errors import GenhepError
-from genhep.settings.base import from_section, section, setting
+from genhep.settings.base import Settings, from_section, section, setting
 
 # --- the toy generator (genhep.data.toy) ------------------------------------------------
 
@@ -68,7 +68,7 @@ class ToyExtraJets:
 
 
 @dataclass(frozen=True)
-class ToySettings:
+class ToySettings(Settings):
     """The LHCO-like toy generator (``genhep.data.toy``; config section ``toy``)."""
 
     n_events: int = setting(300_000, minimum=1)
@@ -97,10 +97,7 @@ class ToySettings:
                 f"(here {bkg.mjj_min:g}, {bkg.mjj_max:g}, {self.sqrt_s:g})"
             )
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "toy") -> ToySettings:
-        """From the config's ``toy`` section; an unknown key is an error naming it."""
-        return from_section(cls, cfg, key)
+    KEY = "toy"
 
     @property
     def n_signal(self) -> int:
@@ -113,7 +110,7 @@ PYTHIA_PROCESSES = ("qcd", "signal")
 
 
 @dataclass(frozen=True)
-class PythiaSettings:
+class PythiaSettings(Settings):
     """One Pythia shard (``genhep.data.pythia``). The config's physics keys (section
     ``pythia``; how many shards, the signal's own shards and events, and the job memory
     are the workflow's keys beside them); the process and the shard are the job's."""
@@ -141,9 +138,7 @@ class PythiaSettings:
                 f"pythia: process must be one of {PYTHIA_PROCESSES}, not {self.process!r}"
             )
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "pythia") -> PythiaSettings:
-        return from_section(cls, cfg, key)
+    KEY = "pythia"
 
 
 # --- ingestion (genhep.ingest) ---------------------------------------------------------
@@ -190,7 +185,7 @@ class Selection:
 
 
 @dataclass(frozen=True)
-class IngestSettings:
+class IngestSettings(Settings):
     """The ingest stage (``genhep.ingest.run``): how it reads (config section ``ingest``)
     and what it reads, the job's own values: either the rows of a dataset sheet
     (``datasets``: ``genhep.datasets.Dataset.as_dict()`` each), or a branch ``mapping``
@@ -205,9 +200,7 @@ class IngestSettings:
     tree: str | None = field(default=None, metadata={"config": False})
     datasets: list[Any] | None = field(default=None, metadata={"config": False})
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "ingest") -> IngestSettings:
-        return from_section(cls, cfg, key)
+    KEY = "ingest"
 
 
 # --- preprocessing (genhep.preprocess) ---------------------------------------------------
@@ -229,7 +222,7 @@ class SplitFractions:
 
 
 @dataclass(frozen=True)
-class PreprocessSettings:
+class PreprocessSettings(Settings):
     """The preprocess stage (``genhep.preprocess.run``; config section ``preprocess``)."""
 
     features: list[str] | None = setting(
@@ -277,9 +270,7 @@ class PreprocessSettings:
     # the rule keeps it out of what reruns the stage (workflow/rules/preprocess.smk).
     classifier_folds: int = field(default=0, metadata={"config": False})
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "preprocess") -> PreprocessSettings:
-        return from_section(cls, cfg, key)
+    KEY = "preprocess"
 
 
 # {dotted config section: its settings class}, added to the config schema.

@@ -8,7 +8,7 @@ from typing import Any
 from genhep.settings.base import (
     DEVICE_DESCRIPTION,
     DEVICE_PATTERN,
-    from_section,
+    Settings,
     section,
     setting,
 )
@@ -22,7 +22,7 @@ def _bins() -> Any:
 
 
 @dataclass
-class SampleSettings:
+class SampleSettings(Settings):
     """One sampling job's settings (``genhep.sample.sample_shard``); the number of shards
     is the workflow's (``sample.shards``), not the job's."""
 
@@ -33,9 +33,7 @@ class SampleSettings:
     # The job's shard (the workflow's shard wildcard), not a config key.
     shard: int = field(default=0, metadata={"config": False})
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "sample") -> SampleSettings:
-        return from_section(cls, cfg, key)
+    KEY = "sample"
 
 
 @dataclass
@@ -57,7 +55,7 @@ class KpdSettings:
 
 
 @dataclass
-class EvaluateSettings:
+class EvaluateSettings(Settings):
     """The metrics' settings (``genhep.evaluate``): the same for every family and for the
     truth-vs-truth row, so the rows compare."""
 
@@ -75,21 +73,17 @@ class EvaluateSettings:
     kpd: KpdSettings = section(KpdSettings)
     seed: int = setting(0, minimum=0)
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "evaluate") -> EvaluateSettings:
-        return from_section(cls, cfg, key)
+    KEY = "evaluate"
 
 
 @dataclass
-class LeaderboardSettings:
+class LeaderboardSettings(Settings):
     """The leaderboard's settings: its comparison plot bins the features as each family's
     evaluation does (``evaluate.bins``)."""
 
     bins: int = _bins()
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "evaluate") -> LeaderboardSettings:
-        return from_section(cls, cfg, key)
+    KEY = "evaluate"
 
 
 # {dotted config section: its settings class}, added to the config schema.

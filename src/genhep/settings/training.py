@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genhep.errors import GenhepError
-from genhep.settings.base import DEVICE_DESCRIPTION, DEVICE_PATTERN, from_section, setting
+from genhep.settings.base import DEVICE_DESCRIPTION, DEVICE_PATTERN, Settings, from_section, setting
 
 LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
-class TrainSettings:
+class TrainSettings(Settings):
     """The training loop's settings (``genhep.training.Trainer``)."""
 
     epochs: int = setting(30, minimum=1)
@@ -43,10 +43,7 @@ class TrainSettings:
     seed: int = setting(1, minimum=0)
     val_batch_size: int = setting(65_536, minimum=1)
 
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "train") -> TrainSettings:
-        """From a config section (resources stripped); an unknown key is an error."""
-        return from_section(cls, cfg, key)
+    KEY = "train"
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
