@@ -73,6 +73,16 @@ def test_cathode_background_split_must_sum_to_one():
     )
 
 
+def test_a_typo_in_cathodes_own_toy_fails_at_start_up_naming_the_key():
+    """cathode.toy is merged over the toy section (free-form in the schema): its keys are
+    checked as the CATHODE toy job builds them, before any job runs."""
+    config = config_with(cathode__toy={"signal": {"tau21_men": 0.4}})
+    with pytest.raises(GenhepError) as err:
+        check_sections(config)
+    assert str(err.value) == ("invalid config: key cathode.toy.signal.tau21_men: unknown setting")
+    check_sections(config_with(cathode__toy={"signal": {"tau21_mean": 0.4}}))
+
+
 def test_cathode_check_slice_must_fit_in_the_held_out_share():
     config = config_with(cathode__classifier={"val_fraction": 0.3, "check_fraction": 0.3})
     with pytest.raises(GenhepError) as err:

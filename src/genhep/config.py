@@ -21,6 +21,7 @@ from genhep.hparams import FAMILY_NAMES, FAMILY_SPECS, family_hparams, unknown_f
 from genhep.input_checks import check_inputs, input_datasets
 from genhep.io.atomic import write_text_atomic
 from genhep.settings.base import RESOURCE_KEYS, schema_properties, settings_part
+from genhep.settings.data import ToySettings
 from genhep.settings.sections import SECTIONS
 from genhep.settings.training import TrainSettings
 
@@ -155,6 +156,10 @@ def check_sections(config: dict) -> None:
         for key in dotted.split("."):
             section = section[key]
         _check_settings(cls, settings_part(cls, section), dotted)
+    # CATHODE's own toy is the toy section with cathode.toy on top, key by key (the rules'
+    # cathode_toy_params): checked as its job builds it, so a typo there fails now too.
+    cathode_toy = deep_merge(config["toy"], config["cathode"]["toy"])
+    _check_settings(ToySettings, cathode_toy, "cathode.toy")
 
 
 def _check_settings(cls: type, section: dict, key: str) -> None:
