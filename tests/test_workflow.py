@@ -428,7 +428,8 @@ def test_files_source_expands_glob_patterns_and_names_an_empty_one(tmp_path):
     config = {"source": "files", "files": {"paths": ["data/run*.root"], "mapping": "delphes"}}
     result = snakemake(tmp_path, config, "-n", "-p", "results/features/events.h5")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "--inputs data/run1.root data/run2.root --mapping" in result.stdout
+    assert "--roots data/run1.root data/run2.root --features" in result.stdout
+    assert '"mapping": "delphes"' in result.stdout  # in the ingest stage's one --params
     config["files"]["paths"] = ["data/run*.root", "elsewhere/*.root"]
     result = snakemake(tmp_path, config, "-n")
     assert result.returncode != 0
