@@ -367,11 +367,16 @@ class Preprocessor:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Preprocessor:
-        path = Path(path)
-        if not path.exists():
-            raise GenhepError(f"{path}: transform file does not exist")
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as err:
-            raise damaged(path, f"unreadable: {err}", SPLITS_RULE) from err
-        return cls.from_json(text, source=path)
+        return cls.from_json(read_saved(path, SPLITS_RULE), source=Path(path))
+
+
+def read_saved(path: str | os.PathLike, written_by: str, what: str = "transform file") -> str:
+    """The text of a saved transform file; a missing or unreadable one is a GenhepError
+    that names it (and, damaged, the rule that writes it)."""
+    path = Path(path)
+    if not path.exists():
+        raise GenhepError(f"{path}: {what} does not exist")
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise damaged(path, f"unreadable: {err}", written_by) from err

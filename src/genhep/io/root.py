@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -281,6 +282,14 @@ def iterate_mapped(
                 f"(set by the branch mapping; check files.mapping). {branch_hint(tree, name)}"
             ) from None
     check_branch_types(path, mapping, branches)
+    yield from iterate_branches(path, tree, branches, mapping.tree, chunk_size)
+
+
+def iterate_branches(
+    path: str | os.PathLike, tree: Any, branches: dict[str, Any], tree_name: str, chunk_size: int
+) -> Iterator[tuple[dict[str, ak.Array], int]]:
+    """Yield ``({name: array}, entries)`` chunks of ``branches`` ({name: uproot branch} of
+    ``tree``); a file that fails mid-read (truncated, corrupt) is one GenhepError naming it."""
     # Select branches by object, not by name: names such as 'FatJet.Tau[5]' are not
     # plain identifiers and would be misread as globs or expressions.
     by_id = {id(b): name for name, b in branches.items()}
@@ -296,7 +305,7 @@ def iterate_mapped(
             raise
         except Exception as err:
             raise GenhepError(
-                f"{path}: failed reading TTree {mapping.tree!r}, truncated or corrupt? ({err})"
+                f"{path}: failed reading TTree {tree_name!r}, truncated or corrupt? ({err})"
             ) from err
         out = {by_id[id(tree[key])]: value for key, value in arrays.items()}
         yield out, len(next(iter(out.values())))
