@@ -67,12 +67,6 @@ class Files:
     def __getitem__(self, name: str) -> Any:
         return self._paths[name]
 
-    def __iter__(self):
-        return iter(self._paths)
-
-    def items(self):
-        return self._paths.items()
-
     def __repr__(self) -> str:
         return f"Files({self._paths!r})"
 

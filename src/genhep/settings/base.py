@@ -38,6 +38,14 @@ def setting(default: Any, description: str | None = None, **schema: Any) -> Any:
     return field(default=default, metadata={"schema": meta})
 
 
+def job_value(description: str, default: Any = MISSING) -> Any:
+    """A field that is the job's own value (a wildcard or a choice its rule passes in the
+    same ``--params``), not a config key; without a default the job must give it
+    (``from_section`` names it when it is missing)."""
+    meta = {"config": False, "description": description}
+    return field(default=default, kw_only=True, metadata=meta)
+
+
 def section(cls: type, description: str | None = None) -> Any:
     """A nested settings section (a settings dataclass), all defaults when left out."""
     meta = {"description": description} if description else {}
@@ -96,6 +104,10 @@ def from_section(cls: type, cfg: dict[str, Any], key: str) -> Any:
     unknown = sorted(set(cfg) - known - set(RESOURCE_KEYS))
     if unknown:
         raise GenhepError(f"config key {key}.{unknown[0]}: unknown setting")
+    for f in fields(cls):
+        required = f.default is MISSING and f.default_factory is MISSING
+        if not f.metadata.get("config", True) and required and f.name not in cfg:
+            raise GenhepError(f"{key}: no {f.name} given (the job's own value, set by its rule)")
     nested = _nested(cls)
     values = {}
     for name, value in cfg.items():

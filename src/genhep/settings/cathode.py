@@ -16,17 +16,15 @@ passes them in the same ``--params``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from genhep.errors import GenhepError
 from genhep.settings.base import (
     DEVICE_DESCRIPTION,
     DEVICE_PATTERN,
     Settings,
-    from_section,
+    job_value,
     section,
     setting,
 )
@@ -37,35 +35,6 @@ COLUMN_NAME = {
     "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
     "description": "a column name (letters, digits and _)",
 }
-
-
-def job_value(description: str, default: Any = MISSING) -> Any:
-    """A field that is the job's own value (a wildcard the rule passes), not a config key;
-    without a default the job must give it (``from_job``)."""
-    meta = {"config": False, "description": description}
-    return field(default=default, kw_only=True, metadata=meta)
-
-
-def from_job(cls: type, cfg: dict[str, Any], key: str) -> Any:
-    """``from_section``, a required job value that the document lacks named first."""
-    if isinstance(cfg, dict):
-        for f in dataclasses.fields(cls):
-            job = not f.metadata.get("config", True)
-            required = f.default is MISSING and f.default_factory is MISSING
-            if job and required and f.name not in cfg:
-                raise GenhepError(
-                    f"{key}: no {f.name} given (the job's own value, set by its rule)"
-                )
-    return from_section(cls, cfg, key)
-
-
-class JobSettings(Settings):
-    """Settings with job values a stage cannot run without: ``from_job``, which names a
-    missing one."""
-
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str | None = None) -> Any:
-        return from_job(cls, cfg, key or cls.KEY)
 
 
 # --- the signal region and the data partition (section ``cathode``) ---------------------
@@ -249,7 +218,7 @@ class ClassifierSettings(Settings):
 
 
 @dataclass(frozen=True)
-class ClassifyJobSettings(ClassifierSettings, JobSettings):
+class ClassifyJobSettings(ClassifierSettings):
     """One classifier job (``genhep.cathode.stage_classify``): the classifier's settings,
     the job's seed, its method's label, and for the idealized detector a cap on label 0."""
 
@@ -287,7 +256,7 @@ class CathodeEvaluationSettings(Settings):
 
 
 @dataclass(frozen=True)
-class FixedSetsSettings(PartitionSettings, JobSettings):
+class FixedSetsSettings(PartitionSettings):
     """The fixed sets of a (window, seed) (``genhep.cathode.stage_fixed``)."""
 
     window: float = job_value("the SR centre, TeV")
@@ -297,7 +266,7 @@ class FixedSetsSettings(PartitionSettings, JobSettings):
 
 
 @dataclass(frozen=True)
-class PointDataSettings(SearchSettings, JobSettings):
+class PointDataSettings(SearchSettings):
     """The data sets of one point (``genhep.cathode.stage_data``): the ``cathode`` keys,
     the density models' data settings (``density``), the point."""
 
@@ -310,7 +279,7 @@ class PointDataSettings(SearchSettings, JobSettings):
 
 
 @dataclass(frozen=True)
-class TemplateSettings(RegionSettings, JobSettings):
+class TemplateSettings(RegionSettings):
     """The background template of one point and family (``genhep.cathode.stage_template``):
     the SR, the ``interpolation`` section, the density device, the point."""
 

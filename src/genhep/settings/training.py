@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genhep.errors import GenhepError
-from genhep.settings.base import DEVICE_DESCRIPTION, DEVICE_PATTERN, Settings, from_section, setting
+from genhep.settings.base import DEVICE_DESCRIPTION, DEVICE_PATTERN, Settings, job_value, setting
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -62,17 +62,13 @@ class TrainSettings(Settings):
 
 
 @dataclass
-class TrainJobSettings:
+class TrainJobSettings(Settings):
     """One training job's settings: its family, the training loop's settings (the shared
     ``train`` section under the family's own) and the family's hyperparameters (checked
     against ``genhep.hparams`` when the model is built)."""
 
-    family: str
+    KEY = "train job"
+
+    family: str = job_value("the family to train (the rule's family wildcard)")
     train: TrainSettings = field(default_factory=TrainSettings)
     model: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], key: str = "train job") -> TrainJobSettings:
-        if "family" not in cfg:
-            raise GenhepError(f"{key}: no family given")
-        return from_section(cls, cfg, key)
