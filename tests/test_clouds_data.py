@@ -14,7 +14,7 @@ from genhep.clouds import Clouds, concat, wrap_phi
 from genhep.clouds.constituents import constituent_sum, sum_mismatch
 from genhep.clouds.readers import iter_jetnet, read_jetnet
 from genhep.clouds.root import read_root_clouds, resolve_cloud_mapping
-from genhep.contracts import cloud_store_attrs, read_clouds, write_clouds
+from genhep.contracts.clouds import cloud_store_attrs, read_clouds, write_clouds
 from genhep.errors import GenhepError
 
 N = 6

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from genhep.contracts import load_split
+from genhep.contracts import read_split_arrays
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
 from genhep.models import build_model, save_model
@@ -26,7 +26,9 @@ log = logging.getLogger("genhep")
 
 
 def _tensors(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
-    split = load_split(path)
+    """A split's features (events, ...) and context: an event table's rows or, with the
+    same code, particle clouds (genhep.contracts.clouds); the family checks the shape."""
+    split = read_split_arrays(path)
     x = torch.as_tensor(split["features"], dtype=torch.float32)
     c = split.get("context")
     return x, None if c is None else torch.as_tensor(c, dtype=torch.float32)
@@ -58,7 +60,7 @@ def run(settings: TrainJobSettings, inputs: Files, outputs: Files) -> dict[str, 
     if len(x) == 0 or len(xv) == 0:
         raise GenhepError(f"{train_path if len(x) == 0 else val_path}: no events to train on")
     seed_everything(settings.train.seed)
-    model = build_model(family, x.shape[1], 0 if c is None else c.shape[1], settings.model)
+    model = build_model(family, tuple(x.shape[1:]), 0 if c is None else c.shape[1], settings.model)
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
         "%s: %d parameters, %d training and %d validation events", family, n_params, len(x), len(xv)

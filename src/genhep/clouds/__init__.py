@@ -6,7 +6,7 @@ transforms, the four-momentum check), beside the event-table modules and not ins
 the shared stages see a :class:`Clouds` only through the functions named here.
 
 :class:`Clouds` is the one in-memory form that every reader returns and the cloud store
-(genhep.contracts.write_clouds / read_clouds) writes and reads back, so a model, a metric
+(genhep.contracts.clouds.write_clouds / read_clouds) writes and reads back, so a model, a metric
 or a plot never depends on where the jets came from. Its invariants (all but the pT
 order checked on construction, as a reader's bug would otherwise surface far downstream):
 

@@ -35,15 +35,13 @@ by chunk (bounded memory):
 - attributes of the gathered file: ``family``, ``columns``, ``shards``, ``events``,
   ``dropped_nonfinite``, ``device``, ``sampling_seconds``, ``events_per_second``.
 
-**Cloud store** (jets as particle clouds, genhep.clouds; :func:`write_clouds`,
-:func:`read_clouds`): padded particles with a mask and the jet features, one row per jet;
-its layout is described with its section at the end of this module.
+The files of jets as particle clouds (the cloud store and the cloud split) are
+:mod:`genhep.contracts.clouds`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -52,8 +50,6 @@ from typing import Any
 import h5py
 import numpy as np
 
-import genhep
-from genhep.clouds import PARTICLE_FEATURES, Clouds
 from genhep.errors import GenhepError
 from genhep.io.atomic import HDF5_OVERHEAD_BYTES, atomic_path, reserve
 from genhep.io.hdf5 import TableWriter, check_columns, damaged, decode_attr, write_attrs
@@ -113,31 +109,43 @@ def load_split(path: str | os.PathLike) -> dict[str, Any]:
     Validated as it is read: a file that cannot be read (truncated), lacks its datasets
     or transform, holds no events, columns of unequal length or a NaN or infinite value
     is a GenhepError calling it damaged, with how to regenerate it."""
+    out = read_split_arrays(path)
+    out["preprocessor"] = Preprocessor.from_json(split_transform_text(out), source=Path(path))
+    return out
+
+
+def read_split_arrays(path: str | os.PathLike, written_by: str = SPLITS_RULE) -> dict[str, Any]:
+    """A split file's arrays (``features`` (n, ...), ``context``, ``row``, ...) and
+    ``attrs``, validated as :func:`load_split` says, without reading its transform back:
+    what training needs, whichever kind of data (an event table, particle clouds) the
+    split holds. ``written_by``: the rule that writes it, for how to regenerate it."""
     path = Path(path)
     if not path.exists():
         raise GenhepError(f"{path}: split file does not exist")
     if path.stat().st_size == 0:
-        raise damaged(path, "empty file", SPLITS_RULE)
+        raise damaged(path, "empty file", written_by)
     try:
         with h5py.File(path, "r") as f:
             out = {k: f[k][...] for k in f}
             attrs = dict(f.attrs)
     except (OSError, RuntimeError, KeyError, ValueError) as err:
         reason = " ".join(str(err).split()) or type(err).__name__
-        raise damaged(path, f"not a readable HDF5 file: {reason}", SPLITS_RULE) from err
+        raise damaged(path, f"not a readable HDF5 file: {reason}", written_by) from err
     missing = [k for k in ("features", "row") if k not in out]
     missing += [f"attribute {a}" for a in ("transform",) if a not in attrs]
     if missing:
-        raise damaged(path, f"not a split file: no {', '.join(missing)}", SPLITS_RULE)
-    check_columns(path, out, SPLITS_RULE)
+        raise damaged(path, f"not a split file: no {', '.join(missing)}", written_by)
+    check_columns(path, out, written_by)
     if len(out["features"]) == 0:
-        raise damaged(path, "it holds no events", SPLITS_RULE)
-    transform = attrs["transform"]
-    if isinstance(transform, bytes):
-        transform = transform.decode()
-    out["preprocessor"] = Preprocessor.from_json(str(transform), source=path)
+        raise damaged(path, "it holds no events", written_by)
     out["attrs"] = attrs
     return out
+
+
+def split_transform_text(split: Mapping[str, Any]) -> str:
+    """The JSON text of a split's saved transform (from :func:`read_split_arrays`)."""
+    transform = split["attrs"]["transform"]
+    return transform.decode() if isinstance(transform, bytes) else str(transform)
 
 
 # --- the sample file ---------------------------------------------------------------------
@@ -232,130 +240,3 @@ def sampling_info(samples_path: str | os.PathLike) -> dict[str, Any]:
     """The attributes of a sample file (how, where and how fast it was sampled)."""
     with open_samples(samples_path) as f:
         return f.attrs
-
-
-# --- the cloud store ---------------------------------------------------------------------
-# Jets as particle clouds (genhep.clouds), one row per jet; written with write_clouds, read
-# with read_clouds (all jets or a slice: bounded memory) and cloud_store_attrs:
-#
-# - ``particles``: float32 (jets, N, 3) = etarel, phirel, ptrel, by pT_rel descending;
-# - ``mask``: bool (jets, N), True for a real particle, a prefix of each row (padding: 0);
-# - ``jets/<name>``: float64 (jets,), the jet features (pt and mass in TeV, eta,
-#   num_particles), in the order of the attribute ``jet_features``;
-# - ``label``: int64 (jets,), the class index into the attribute ``classes``, where known;
-# - attributes: ``kind`` ("clouds"), ``particle_features``, ``jet_features``, ``classes``,
-#   ``n_particles`` (N), ``jets``, ``written_by``, ``created_utc``, ``genhep_version``,
-#   and the writer's own provenance.
-#
-# Every dataset is chunked by CLOUD_CHUNK_JETS jets, gzip level 1 with shuffle (as the
-# tables): a padded cloud is mostly zeros, which this compresses well.
-
-CLOUD_STORE_KIND = "clouds"
-CLOUD_CHUNK_JETS = 4096
-_CLOUD_DATASETS = ("particles", "mask", "jets")
-
-
-def write_clouds(
-    path: str | os.PathLike,
-    clouds: Clouds,
-    attrs: Mapping[str, Any] | None = None,
-    written_by: str = "",
-    chunk_jets: int = CLOUD_CHUNK_JETS,
-) -> None:
-    """Write ``clouds`` as a cloud store, atomically (nothing half-written is left under
-    ``path``); ``written_by``: the rule or stage that writes it, named when it is damaged."""
-    arrays = {"particles": clouds.particles, "mask": clouds.mask}
-    arrays.update({f"jets/{k}": np.asarray(v, dtype=np.float64) for k, v in clouds.jets.items()})
-    if clouds.label is not None:
-        arrays["label"] = np.asarray(clouds.label, dtype=np.int64)
-    with atomic_path(path) as tmp:
-        reserve(tmp, sum(a.nbytes for a in arrays.values()) + 4 * HDF5_OVERHEAD_BYTES)
-        with h5py.File(tmp, "w") as f:
-            f.create_group("jets")  # even with no jet features: the layout is fixed
-            for name, data in arrays.items():
-                rest = data.shape[1:]
-                f.create_dataset(
-                    name,
-                    data=data,
-                    chunks=(max(1, min(chunk_jets, len(data))), *rest),
-                    maxshape=(None, *rest),
-                    compression="gzip",
-                    compression_opts=1,
-                    shuffle=True,
-                )
-            write_attrs(
-                f,
-                {
-                    **(attrs or {}),
-                    "kind": CLOUD_STORE_KIND,
-                    "particle_features": list(PARTICLE_FEATURES),
-                    "jet_features": list(clouds.jets),
-                    "classes": list(clouds.classes),
-                    "n_particles": clouds.n_particles,
-                    "jets": len(clouds),
-                    "written_by": written_by,
-                    "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                    "genhep_version": genhep.__version__,
-                },
-            )
-
-
-def _cloud_store(path: Path, f: h5py.File) -> dict[str, Any]:
-    """The attributes of a cloud store, or a GenhepError naming what it lacks."""
-    attrs = {k: decode_attr(v) for k, v in f.attrs.items()}
-    missing = [k for k in _CLOUD_DATASETS if k not in f]
-    if "jets" in f:
-        missing += [f"jets/{k}" for k in attrs.get("jet_features", []) if k not in f["jets"]]
-    if attrs.get("kind") != CLOUD_STORE_KIND:
-        missing.append(f"attribute kind = {CLOUD_STORE_KIND!r}")
-    missing += [f"attribute {a}" for a in ("jet_features", "classes") if a not in attrs]
-    if missing:
-        raise GenhepError(
-            f"{path}: not a cloud store: no {', '.join(missing)} (found datasets "
-            f"{sorted(f.keys()) or 'none'}, attributes {sorted(attrs) or 'none'})"
-        )
-    return attrs
-
-
-def cloud_store_attrs(path: str | os.PathLike) -> dict[str, Any]:
-    """The attributes of a cloud store (JSON text decoded back), without its arrays."""
-    return _read_cloud_store(Path(path), lambda f, attrs: attrs, None)
-
-
-def read_clouds(
-    path: str | os.PathLike, start: int = 0, stop: int | None = None, written_by: str = ""
-) -> Clouds:
-    """Jets ``start`` to ``stop`` of a cloud store, exactly as written, validated: a file
-    that is no cloud store names what it lacks; one that cannot be read, or whose arrays
-    disagree, is damaged (``written_by``, or the file's own, says how to regenerate it)."""
-    path = Path(path)
-
-    def read(f: h5py.File, attrs: dict[str, Any]) -> Clouds:
-        jets = {k: f["jets"][k][start:stop] for k in attrs["jet_features"]}
-        label = f["label"][start:stop] if "label" in f else None
-        particles, mask = f["particles"][start:stop], f["mask"][start:stop]
-        columns = {"particles": particles, "mask": mask, **jets}
-        if label is not None:
-            columns["label"] = label
-        check_columns(path, columns, written_by or None)
-        try:
-            return Clouds(particles, mask, jets, label, tuple(attrs["classes"]))
-        except ValueError as err:
-            raise damaged(path, str(err), written_by or attrs.get("written_by") or None) from err
-
-    return _read_cloud_store(path, read, written_by)
-
-
-def _read_cloud_store(path: Path, read, written_by: str | None):
-    if not path.exists():
-        raise GenhepError(f"{path}: cloud store does not exist")
-    if path.stat().st_size == 0:
-        raise damaged(path, "empty file", written_by or None)
-    try:
-        with h5py.File(path, "r") as f:
-            return read(f, _cloud_store(path, f))
-    except GenhepError:
-        raise
-    except (OSError, RuntimeError, KeyError, ValueError) as err:
-        reason = " ".join(str(err).split()) or type(err).__name__
-        raise damaged(path, f"not a readable HDF5 file: {reason}", written_by or None) from err
