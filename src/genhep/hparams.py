@@ -28,6 +28,10 @@ class FamilyHparams:
     minimum: ClassVar[dict[str, tuple[float, bool]]] = {}
     # field name -> the allowed values
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    # The data the family takes: "table" (events x features) or "clouds" (jets as padded
+    # particle clouds with a mask, genhep.models.clouds); the config check keeps each
+    # family in the workflow branch of its kind.
+    data_kind: ClassVar[str] = "table"
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -189,6 +193,96 @@ class CFMHparams(FamilyHparams):
     choices = {"solver": ("euler", "midpoint", "rk4")}
 
 
+# --- jets as particle clouds (genhep.models.clouds) -----------------------------------
+
+_EPIC_SIZES = {**_SIZES, "global_dim": (1, True)}
+
+
+@dataclass(frozen=True)
+class EpicFMHparams(FamilyHparams):
+    """Flow matching on particle clouds with an EPiC backbone (models/clouds/fm.py)."""
+
+    hidden: int = 64  # per-particle (local) feature width of the EPiC layers
+    global_dim: int = 16  # width of the jet-level (global) vector of the EPiC layers
+    layers: int = 3  # EPiC layers
+    time_dim: int = 16  # width of the sinusoidal time embedding
+    sigma_min: float = 0.0  # Gaussian noise around the straight path
+    ode_steps: int = 25  # solver steps from noise to data
+    solver: str = "midpoint"  # torchdiffeq fixed-step method: euler | midpoint | rk4
+
+    data_kind = "clouds"
+    minimum = {
+        **_EPIC_SIZES,
+        "time_dim": (2, True),
+        "sigma_min": (0.0, True),
+        "ode_steps": (1, True),
+    }
+    choices = {"solver": ("euler", "midpoint", "rk4")}
+
+
+@dataclass(frozen=True)
+class EpicJediHparams(FamilyHparams):
+    """Diffusion on particle clouds with an EPiC backbone (models/clouds/jedi.py)."""
+
+    hidden: int = 64  # per-particle (local) feature width of the EPiC layers
+    global_dim: int = 16  # width of the jet-level (global) vector of the EPiC layers
+    layers: int = 3  # EPiC layers
+    time_dim: int = 16  # width of the sinusoidal time embedding
+    timesteps: int = 200  # T, the steps of the noising chain
+    schedule: str = "cosine_zero_snr"  # cosine_zero_snr | cosine | linear (models/diffusion.py)
+    prediction: str | None = None  # v | eps; None: v for cosine_zero_snr, eps for the others
+    sampler: str = "dpm2m"  # deterministic: ddim | dpm2m (DDIM with a 2nd-order x̂_0)
+    sample_steps: int = 25  # network passes from noise to data
+    clip_x0: float = 6.0  # clip x̂_0 (standardized features) to ±clip_x0 while sampling; 0: off
+
+    data_kind = "clouds"
+    minimum = {
+        **_EPIC_SIZES,
+        "time_dim": (2, True),
+        "timesteps": (1, True),
+        "sample_steps": (1, True),
+        "clip_x0": (0.0, True),
+    }
+    choices = {
+        "schedule": ("cosine_zero_snr", "cosine", "linear"),
+        "prediction": (None, "v", "eps"),
+        "sampler": ("ddim", "dpm2m"),
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.schedule == "cosine_zero_snr" and self.prediction == "eps":
+            raise ValueError(
+                "schedule cosine_zero_snr needs prediction v (ε-prediction divides by √ᾱ_T = 0)"
+            )
+        if self.sample_steps > self.timesteps:
+            raise ValueError(
+                f"sample_steps must be in 1..timesteps ({self.timesteps}), not {self.sample_steps}"
+            )
+
+
+@dataclass(frozen=True)
+class EpicGANHparams(FamilyHparams):
+    """EPiC-GAN: EPiC generator and discriminator (models/clouds/gan.py)."""
+
+    hidden: int = 64  # per-particle (local) feature width of the EPiC layers (both networks)
+    global_dim: int = 16  # width of the jet-level (global) vector (both networks)
+    layers: int = 3  # EPiC layers (both networks)
+    latent_dim: int = 8  # per-particle noise of the generator
+    global_latent_dim: int = 8  # jet-level noise of the generator
+    gan_loss: str = "lsgan"  # lsgan (least squares, as the EPiC-GAN paper) | nonsaturating
+    beta1: float = 0.5  # Adam's first-moment decay; low momentum steadies adversarial training
+
+    data_kind = "clouds"
+    minimum = {
+        **_EPIC_SIZES,
+        "latent_dim": (1, True),
+        "global_latent_dim": (1, True),
+        "beta1": (0.0, True),
+    }
+    choices = {"gan_loss": ("lsgan", "nonsaturating")}
+
+
 @dataclass(frozen=True)
 class FamilySpec:
     """What the workflow needs to know of a family without building it."""
@@ -205,6 +299,9 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
     "nsf": FamilySpec(NSFHparams, has_log_prob=True),
     "diffusion": FamilySpec(DiffusionHparams, has_log_prob=False),
     "cfm": FamilySpec(CFMHparams, has_log_prob=False),
+    "epic_fm": FamilySpec(EpicFMHparams, has_log_prob=False),
+    "epic_jedi": FamilySpec(EpicJediHparams, has_log_prob=False),
+    "epic_gan": FamilySpec(EpicGANHparams, has_log_prob=False),
 }
 FAMILY_NAMES = tuple(FAMILY_SPECS)
 
@@ -213,6 +310,14 @@ def unknown_family(family: str, key: str) -> GenhepError:
     return GenhepError(
         f"invalid config: key {key}: unknown family {family!r} (known: {', '.join(FAMILY_NAMES)})"
     )
+
+
+def family_data_kind(family: str, key: str | None = None) -> str:
+    """The data a family takes: "table" or "clouds" (``FamilyHparams.data_kind``); an
+    unknown family is an error naming ``key`` (default ``families.<family>``)."""
+    if family not in FAMILY_SPECS:
+        raise unknown_family(family, key or f"families.{family}")
+    return FAMILY_SPECS[family].hparams.data_kind
 
 
 def family_hparams(family: str, section: dict[str, Any], key: str | None = None) -> FamilyHparams:

@@ -2,6 +2,9 @@
 
 Adding a family: write a module with a ``Generator`` subclass (see ``base.py``) and add
 it to ``FAMILIES`` below; the config, the workflow and the tests pick it up from here.
+Families of jets as particle clouds (``genhep.models.clouds``) are in ``CLOUD_FAMILIES``:
+``FAMILIES`` stays the event-table families that the tabular workflow trains. Both are
+built, saved and loaded by the same functions, from the shape of one row of the data.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
 from genhep.models.base import Generator
 from genhep.models.cfm import CFM
+from genhep.models.clouds.fm import EpicFM
+from genhep.models.clouds.gan import EpicGAN
+from genhep.models.clouds.jedi import EpicJedi
 from genhep.models.diffusion import Diffusion
 from genhep.models.flow import MAF, NSF
 from genhep.models.gan import GAN
@@ -25,13 +31,22 @@ from genhep.models.wgan import WGAN
 FAMILIES: dict[str, type[Generator]] = {
     cls.family: cls for cls in (GAN, WGAN, VAE, MAF, NSF, Diffusion, CFM)
 }
+CLOUD_FAMILIES: dict[str, type[Generator]] = {
+    cls.family: cls for cls in (EpicFM, EpicJedi, EpicGAN)
+}
+_REGISTRY = {**FAMILIES, **CLOUD_FAMILIES}
 
 
-def build_model(family: str, n_features: int, n_context: int, hparams: dict[str, Any]) -> Generator:
-    if family not in FAMILIES:
-        raise GenhepError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
+def build_model(
+    family: str, shape: int | tuple[int, ...], n_context: int, hparams: dict[str, Any]
+) -> Generator:
+    """The model for data whose rows have ``shape``: an int is an event table's number of
+    features; a tuple the full shape of one row, e.g. (particles, features + mask)."""
+    if family not in _REGISTRY:
+        raise GenhepError(f"unknown family {family!r} (known: {', '.join(_REGISTRY)})")
+    shape = tuple(map(int, shape)) if isinstance(shape, tuple | list) else (int(shape),)
     try:
-        return FAMILIES[family](n_features, n_context, **hparams)
+        return _REGISTRY[family].from_shape(shape, n_context, **hparams)
     except (TypeError, ValueError) as err:
         raise GenhepError(f"config key families.{family}: {err}") from err
 
@@ -42,6 +57,7 @@ def save_model(model: Generator, path: str | os.PathLike, **extra: Any) -> None:
         "family": model.family,
         "n_features": model.n_features,
         "n_context": model.n_context,
+        "data_shape": list(model.data_shape),
         "hparams": model.hparams,
         "state_dict": model.state_dict(),
         **extra,
@@ -56,10 +72,15 @@ def load_model(
     """The model (in eval mode) and the full saved payload."""
     payload = torch.load(path, map_location=device, weights_only=True)
     model = build_model(
-        payload["family"], payload["n_features"], payload["n_context"], payload["hparams"]
+        payload["family"], _data_shape(payload), payload["n_context"], payload["hparams"]
     )
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload
+
+
+def _data_shape(payload: dict) -> tuple[int, ...]:
+    """One row's shape; files saved before ``data_shape`` existed hold event tables."""
+    return tuple(payload.get("data_shape", [payload["n_features"]]))
 
 
 class EpochEnsemble(torch.nn.Module):
@@ -115,7 +136,7 @@ def load_ensemble(path: str | os.PathLike, device: str | torch.device = "cpu") -
     members = []
     for entry in payload.get("ensemble") or [{"state_dict": payload["state_dict"]}]:
         family, hp = payload["family"], payload["hparams"]
-        member = build_model(family, payload["n_features"], payload["n_context"], hp)
+        member = build_model(family, _data_shape(payload), payload["n_context"], hp)
         member.load_state_dict(entry["state_dict"])
         members.append(member.to(device).eval())
     return EpochEnsemble(members)

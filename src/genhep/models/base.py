@@ -10,7 +10,9 @@ A family is a ``torch.nn.Module`` that knows how to
 * and, where the family has one, evaluate a likelihood (``log_prob``).
 
 Data are always in the preprocessed space: ``x`` of shape (n, n_features) and ``c`` of
-shape (n, n_context), or ``c = None`` for unconditional models (n_context = 0).
+shape (n, n_context), or ``c = None`` for unconditional models (n_context = 0). That is an
+event table; a family of another data kind (particle clouds: ``genhep.models.clouds``)
+says the shape of one row in ``data_shape`` and is built from it by ``from_shape``.
 """
 
 from __future__ import annotations
@@ -82,6 +84,22 @@ class Generator(nn.Module):
             self.hparams = self.hparams_class(**hparams).as_dict()
         except ValueError as err:
             raise ValueError(f"{self.family}: {err}") from None
+
+    @classmethod
+    def from_shape(cls, shape: tuple[int, ...], n_context: int, **hparams: Any) -> Generator:
+        """The model for data whose rows have ``shape`` (the registry's constructor): here
+        event tables, one row of ``n_features`` per event; other data kinds override it."""
+        if len(shape) != 1:
+            raise ValueError(
+                f"{cls.family} takes event tables (events, features), not data of shape "
+                f"(n, {', '.join(map(str, shape))})"
+            )
+        return cls(shape[0], n_context, **hparams)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """The shape of one row of the data (saved with the weights to rebuild the model)."""
+        return (self.n_features,)
 
     # --- training -------------------------------------------------------------------
 
