@@ -72,7 +72,12 @@ export ACTIVATE_NOTE RUN_DONE REPORT_DONE DAG_DONE DAG_NO_DOT
 
 # $(call install,LOCK): what `make run` and `make test` run once per lock (and again when the
 # lock or pyproject.toml changes). The lock pins every package with its sha256 hashes; --no-deps
-# installs exactly that set, and pip check proves it consistent with the pinned torch.
+# installs exactly that set, and pip check proves it consistent with the pinned torch, but
+# for one known conflict (KNOWN_CONFLICT): wasserstein 1.1.0, which energyflow imports, pins
+# numpy<2 in its metadata; its compiled EMD does not load under numpy 2, and genhep never
+# calls it (energyflow's EFPs are pure Python; tests/test_clouds_efp.py runs them).
+KNOWN_CONFLICT := ^wasserstein 1\.1\.0 has requirement numpy<2
+PIP_CHECK = $(BIN)/python -m pip check | grep -v -e '$(KNOWN_CONFLICT)' -e '^No broken requirements' | { ! grep .; }
 define install
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 		echo "genhep needs Python >= 3.11 (snakemake >= 8.20 does); this is $$($(PYTHON) -V)."; \
@@ -82,7 +87,7 @@ define install
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(1)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m pip check
+	$(PIP_CHECK)
 	touch $@
 endef
 
