@@ -204,3 +204,40 @@ def test_the_catalog_test_config_runs_from_the_root_with_directory_dot_test():
     assert sorted(trains) == ["cfm", "diffusion", "gan", "maf", "nsf", "vae", "wgan"]
     assert {p["train"]["epochs"] for p in trains.values()} == {2}  # .test's, not config.yaml's 20
     assert {p["model"]["hidden"] for p in trains.values()} == {16}
+
+
+def test_jets_yaml_plans_only_the_jets_branch():
+    """config/jets.yaml: gluon and top jets at N = 30 from Pythia, three cloud generators
+    each, and nothing of the event-table branch, CATHODE or the amplification study."""
+    out = plan("--configfile", "config/jets.yaml")
+    shards = commands(out, "pythia_jets.py")
+    assert sorted(json.loads(c["--params"])["jet_class"] for c in shards) == ["g", "g", "t", "t"]
+    ingest = [json.loads(c["--params"]) for c in commands(out, "ingest_clouds.py")]
+    assert sorted((p["jet_class"], p["n_particles"]) for p in ingest) == [("g", 30), ("t", 30)]
+    trained = {
+        (c["--train"].split("/")[-2], json.loads(c["--params"])["family"])
+        for c in commands(out, "train.py")
+    }
+    assert trained == {(d, f) for d in ("g30", "t30") for f in ("epic_fm", "epic_jedi", "epic_gan")}
+    assert len(commands(out, "evaluate_clouds.py")) == 8  # 6 generators + 2 truth rows
+    for script in ("ingest.py", "generate_toy.py", "amplify.py", "cathode_data.py"):
+        assert not commands(out, script), script
+
+
+def test_jets_gpu_yaml_plans_jetnet_scale_on_cuda():
+    """config/jets_gpu.yaml: both classes at N = 30 and 150, 10^6 jets per generator."""
+    out = plan("--configfile", "config/jets_gpu.yaml")
+    ingest = [json.loads(c["--params"]) for c in commands(out, "ingest_clouds.py")]
+    assert sorted((p["jet_class"], p["n_particles"]) for p in ingest) == [
+        ("g", 30),
+        ("g", 150),
+        ("t", 30),
+        ("t", 150),
+    ]
+    assert len(commands(out, "pythia_jets.py")) == 120
+    samples = [json.loads(c["--params"]) for c in commands(out, "sample_clouds.py")]
+    per_model = sum(p["events_per_shard"] for p in samples) / 12  # 4 datasets x 3 families
+    assert per_model == 1_000_000 and {p["device"] for p in samples} == {"cuda"}
+    assert {json.loads(c["--params"])["train"]["device"] for c in commands(out, "train.py")} == {
+        "cuda"
+    }

@@ -67,8 +67,13 @@ def string_spots(schema, path=()):
     entries = schema.get("additionalProperties")
     if "propertyNames" in schema or isinstance(entries, dict):
         yield path, "name"
-        if isinstance(entries, dict):  # the keys of one entry, e.g. families.maf.*
-            yield from string_spots(entries, (*path, "maf"))
+        if isinstance(entries, dict):  # the keys of one entry, e.g. families.maf.*, jets.files.g.*
+            yield from string_spots(entries, (*path, entry_name(schema)))
+
+
+def entry_name(schema):
+    """A valid key of a map: the first its propertyNames allow (jets.files: g), else maf."""
+    return schema.get("propertyNames", {}).get("enum", ["maf"])[0]
 
 
 # Strings inside objects the schema leaves free (a CATHODE density family's own training
@@ -82,6 +87,7 @@ SPOTS = [*string_spots(SCHEMA), *((p, "value") for p in FREE)]
 ACCEPTED = {
     (("files", "paths"), "item"),  # file names are free: quoted (stage_files)
     (("files", "datasets"), "value"),  # the sheet's path: read at start-up, never in a command
+    (("jets", "files", "g", "paths"), "item"),  # file names are free: quoted (stage_files)
     *((p, "value") for p in FREE),
 }
 
@@ -145,6 +151,11 @@ def write_sheet(workdir, name, trap):
 def context(spot, workdir, trap, value):
     """What a spot needs to be used: the files source, the files it names."""
     path, _ = spot
+    if path[:2] == ("jets", "files"):  # the jets branch on files: the class g's entry used
+        files = {"g": {"paths": [make_file(workdir, "data/g.h5")]}}
+        return {
+            "jets": {"families": ["epic_fm"], "source": "files", "classes": ["g"], "files": files}
+        }
     if path[0] != "files":
         return {}
     if path == ("files", "datasets"):
@@ -182,6 +193,12 @@ def test_the_walk_finds_every_kind_of_string():
         "preprocess.features[item]",
         "cathode.features[item]",
         "cathode.interpolation.bandwidth",
+        "jets.families[item]",
+        "jets.files[name]",
+        "jets.files.g.mapping",
+        "jets.files.g.paths[item]",
+        "jets.train.device",
+        "jets.sample.device",
     ]:
         assert spot in found, spot
 
@@ -265,14 +282,17 @@ def test_file_paths_and_free_strings_reach_the_jobs_quoted(tmp_path):
         p: VALUES[i % len(VALUES)].format(trap=trap, tag=tag((p, "value")))
         for i, p in enumerate(FREE)
     }
+    jets = {"families": ["epic_fm"], "source": "files", "classes": ["g"]}
     config = merged(
         TINY,
         {"source": "files", "files": {"paths": paths}},
+        {"jets": {**jets, "files": {"g": {"format": "root", "paths": paths}}}},
         *(setting((p, "value"), v) for p, v in free.items()),
     )
-    _, args = run_planned(workdir, config, trap)
+    commands, args = run_planned(workdir, config, trap)
+    assert any("ingest_clouds.py" in c for c in commands)  # the jets branch read them too
     for path in paths:
-        assert path in args  # one argument each: --roots P1 P2 P3
+        assert args.count(path) == 2  # one argument each: --roots P1 P2 P3, --sources P1 P2 P3
     for value in free.values():
         assert any(value in arg for arg in args if arg.startswith("{"))  # in a JSON --params
 

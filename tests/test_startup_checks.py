@@ -110,8 +110,42 @@ def test_empty_train_families_is_refused():
     with pytest.raises(GenhepError) as err:
         start_up_checks(config_with(train={"families": []}))
     assert str(err.value).startswith(
-        "invalid config: key train.families: empty; list at least one family to train (known: gan,"
+        "invalid config: key train.families: empty, and so is jets.families; list at least one "
+        "family to train (known: gan,"
     )
+
+
+def test_only_jets_families_is_a_run():
+    """A run of the jets branch alone: train.families may be empty then."""
+    start_up_checks(config_with(train={"families": []}, jets={"families": ["epic_fm"]}))
+
+
+@pytest.mark.parametrize(
+    ("section", "family", "expected"),
+    [
+        (
+            "train",
+            "epic_fm",
+            "invalid config: key train.families[0]: 'epic_fm' takes jets as particle clouds "
+            "(genhep.clouds), not event tables (one row of features per event): list it under "
+            "jets.families (families for this list: gan, wgan, vae, maf, nsf, diffusion, cfm)",
+        ),
+        (
+            "jets",
+            "maf",
+            "invalid config: key jets.families[0]: 'maf' takes event tables (one row of features "
+            "per event), not jets as particle clouds (genhep.clouds): list it under "
+            "train.families (families for this list: epic_fm, epic_jedi, epic_gan)",
+        ),
+    ],
+)
+def test_a_family_of_the_other_data_kind_is_refused_at_validation(section, family, expected):
+    """A tabular family cannot take clouds (and the reverse): refused before any job runs."""
+    from genhep.config import check_families
+
+    with pytest.raises(GenhepError) as err:
+        check_families(config_with(**{section: {"families": [family]}}))
+    assert str(err.value) == expected
 
 
 # --- devices -----------------------------------------------------------------------------------

@@ -17,10 +17,16 @@ import yaml
 
 from genhep.amplification.params import check_amplification_config
 from genhep.errors import GenhepError
-from genhep.hparams import FAMILY_NAMES, FAMILY_SPECS, family_hparams, unknown_family
+from genhep.hparams import (
+    FAMILY_NAMES,
+    FAMILY_SPECS,
+    family_data_kind,
+    family_hparams,
+    unknown_family,
+)
 from genhep.input_checks import check_inputs, input_datasets
 from genhep.io.atomic import write_text_atomic
-from genhep.settings.base import RESOURCE_KEYS, schema_properties, settings_part
+from genhep.settings.base import RESOURCE_KEYS, job_examples, schema_properties, settings_part
 from genhep.settings.data import ToySettings
 from genhep.settings.sections import SECTIONS
 from genhep.settings.training import TrainSettings
@@ -137,14 +143,55 @@ def check_families(config: dict) -> None:
     """Every listed family exists, and its hyperparameters and training settings are known
     and valid (names the key). Uses the families' declared hyperparameters: no model is
     built, no torch imported."""
-    for i, family in enumerate(config["train"]["families"]):
-        if family not in FAMILY_SPECS:
-            raise unknown_family(family, f"train.families[{i}]")
+    for list_key, kind in (("train.families", "table"), ("jets.families", "clouds")):
+        section, key = list_key.split(".")
+        for i, family in enumerate(config[section][key]):
+            _check_data_kind(family, kind, f"{list_key}[{i}]")
     for family, section in config["families"].items():
         if family not in FAMILY_SPECS:
             raise unknown_family(family, f"families.{family}")
         family_hparams(family, section.get("model", {}))
         _check_settings(TrainSettings, section.get("train", {}), f"families.{family}.train")
+
+
+# What each data kind is, for the message of a family listed under the other one.
+DATA_KINDS = {
+    "table": ("train.families", "event tables (one row of features per event)"),
+    "clouds": ("jets.families", "jets as particle clouds (genhep.clouds)"),
+}
+
+
+def _check_data_kind(family: str, kind: str, key: str) -> None:
+    """``family`` exists and takes the data of ``kind`` (names the key)."""
+    own = family_data_kind(family, key)
+    if own != kind:
+        where, what = DATA_KINDS[own]
+        takes = [f for f in FAMILY_NAMES if family_data_kind(f) == kind]
+        raise GenhepError(
+            f"invalid config: key {key}: {family!r} takes {what}, not {DATA_KINDS[kind][1]}: "
+            f"list it under {where} (families for this list: {', '.join(takes)})"
+        )
+
+
+def check_jets_files(section: dict) -> None:
+    """With ``jets.source: files``, every class has its files and a usable mapping (names the
+    key): a preset name or a mapping object (genhep.clouds.root.resolve_cloud_mapping)."""
+    if not section["families"] or section["source"] != "files":
+        return
+    from genhep.clouds.root import resolve_cloud_mapping  # awkward: only for this source
+
+    for i, jet_class in enumerate(section["classes"]):
+        if jet_class not in section["files"]:
+            raise GenhepError(
+                f"invalid config: key jets.classes[{i}]: class {jet_class!r} has no files; "
+                f"give them under jets.files.{jet_class} (format, paths, mapping)"
+            )
+    for jet_class, entry in section["files"].items():
+        key = f"jets.files.{jet_class}.mapping"
+        try:
+            resolve_cloud_mapping(entry.get("mapping", "genhep"), key)
+        except GenhepError as err:
+            raise GenhepError(f"invalid config: key {err}") from None
 
 
 def check_sections(config: dict) -> None:
@@ -155,7 +202,7 @@ def check_sections(config: dict) -> None:
         section = config
         for key in dotted.split("."):
             section = section[key]
-        _check_settings(cls, settings_part(cls, section), dotted)
+        _check_settings(cls, {**settings_part(cls, section), **job_examples(cls)}, dotted)
     # CATHODE's own toy is the toy section with cathode.toy on top, key by key (the rules'
     # cathode_toy_params): checked as its job builds it, so a typo there fails now too.
     cathode_toy = deep_merge(config["toy"], config["cathode"]["toy"])
@@ -212,6 +259,7 @@ DEVICE = re.compile(r"(auto|cpu|cuda(:[0-9]+)?)")
 FRACTION_SETS = (
     (("preprocess", "split"), ("train", "val", "test")),
     (("cathode", "background_split"), ("data", "reference", "test")),
+    (("jets", "preprocess", "split"), ("train", "val", "test")),
 )
 # Set to 1 to skip the GPU check of start_up_checks (e.g. to run only CPU stages of a GPU
 # config on a machine without one).
@@ -221,7 +269,7 @@ SKIP_GPU_CHECK = "GENHEP_SKIP_GPU_CHECK"
 def check_fractions(config: dict) -> None:
     """Split fractions sum to 1 (the stages' own check, np.isclose, at start-up)."""
     for path, shares in FRACTION_SETS:
-        section = config[path[0]][path[1]]
+        section = functools.reduce(lambda node, key: node[key], path, config)
         total = sum(section[s] for s in shares)
         if not math.isclose(total, 1.0, rel_tol=1e-5, abs_tol=1e-8):
             terms = " + ".join(f"{s} {section[s]:g}" for s in shares)
@@ -233,7 +281,7 @@ def check_fractions(config: dict) -> None:
 
 def device_keys(config: dict) -> list[tuple[str, Any, bool]]:
     """(config key, device, whether a job of this run uses it) of every device setting."""
-    trained = config["train"]["families"]
+    trained, jets = config["train"]["families"], config["jets"]["families"]
     own = {f: s.get("train", {}) for f, s in config["families"].items()}
     keys = [
         (
@@ -243,14 +291,17 @@ def device_keys(config: dict) -> list[tuple[str, Any, bool]]:
         )
     ]
     keys += [
-        (f"families.{f}.train.device", train["device"], f in trained)
+        (f"families.{f}.train.device", train["device"], f in trained or f in jets)
         for f, train in own.items()
         if "device" in train
     ]
-    keys.append(("sample.device", config["sample"]["device"], True))
+    keys.append(("sample.device", config["sample"]["device"], bool(trained)))
     cathode = config["cathode"]["enabled"] is not False  # auto: on unless the inputs lack labels
     keys.append(("cathode.density.device", config["cathode"]["density"]["device"], cathode))
     keys.append(("cathode.classifier.device", config["cathode"]["classifier"]["device"], cathode))
+    jets_train = any("device" not in own.get(f, {}) for f in jets)
+    keys.append(("jets.train.device", config["jets"]["train"]["device"], jets_train))
+    keys.append(("jets.sample.device", config["jets"]["sample"]["device"], bool(jets)))
     return keys
 
 
@@ -340,10 +391,10 @@ def start_up_checks(config: dict, workflow: Any = None, gpu: bool | None = None)
     one family to train, valid devices and CUDA where the jobs run (see
     :func:`check_devices`; without ``workflow``, as a dry run). Notices go to stderr."""
     check_fractions(config)
-    if not config["train"]["families"]:
+    if not config["train"]["families"] and not config["jets"]["families"]:
         raise GenhepError(
-            "invalid config: key train.families: empty; list at least one family to train "
-            f"(known: {', '.join(FAMILY_NAMES)})"
+            "invalid config: key train.families: empty, and so is jets.families; list at "
+            f"least one family to train (known: {', '.join(FAMILY_NAMES)})"
         )
     site = "plan" if workflow is None else execution_site(workflow)
     for notice in check_devices(config, site, gpu):
@@ -363,6 +414,7 @@ def check_config(
     check_families(config)
     check_amplification_config(config["amplification"])
     check_cathode_config(config["cathode"])
+    check_jets_files(config["jets"])
     datasets = input_datasets(config)
     for notice in check_inputs(config, datasets):
         print(notice, file=sys.stderr)

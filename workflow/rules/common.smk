@@ -267,6 +267,12 @@ LEADERBOARD = {
     "csv": f"{EVALUATION}/leaderboard.csv",
     "md": f"{EVALUATION}/leaderboard.md",
 }
+# The event-table branch, unless only the jets branch runs (train.families empty).
+TABLE_OUTPUTS = (
+    [FEATURES, *PREPROCESSED.values(), *MODELS.values(), *LEADERBOARD.values()]
+    if FAMILY_NAMES
+    else []
+)
 
 
 # --- the amplification study --------------------------------------------------------------

@@ -38,11 +38,14 @@ def setting(default: Any, description: str | None = None, **schema: Any) -> Any:
     return field(default=default, metadata={"schema": meta})
 
 
-def job_value(description: str, default: Any = MISSING) -> Any:
+def job_value(description: str, default: Any = MISSING, example: Any = MISSING) -> Any:
     """A field that is the job's own value (a wildcard or a choice its rule passes in the
     same ``--params``), not a config key; without a default the job must give it
-    (``from_section`` names it when it is missing)."""
+    (``from_section`` names it when it is missing). ``example``: a valid value, with which
+    the start-up check builds the settings of a config section alone (genhep.config)."""
     meta = {"config": False, "description": description}
+    if example is not MISSING:
+        meta["example"] = example
     return field(default=default, kw_only=True, metadata=meta)
 
 
@@ -75,6 +78,13 @@ class Settings:
 def config_fields(cls: type) -> list[dataclasses.Field]:
     """The fields of ``cls`` that are config keys."""
     return [f for f in fields(cls) if f.metadata.get("config", True)]
+
+
+def job_examples(cls: type) -> dict[str, Any]:
+    """The example values of ``cls``'s job values (see :func:`job_value`)."""
+    return {
+        f.name: f.metadata["example"] for f in dataclasses.fields(cls) if "example" in f.metadata
+    }
 
 
 def settings_part(cls: type, section: dict[str, Any]) -> dict[str, Any]:

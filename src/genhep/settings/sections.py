@@ -2,7 +2,7 @@
 section come from its class (``genhep.config.load_schema``); the train overrides of
 ``families.*`` and ``cathode.density``, which take no defaults, are added there too."""
 
-from genhep.settings import amplification, cathode, data, evaluation
+from genhep.settings import amplification, cathode, clouds, data, evaluation
 from genhep.settings.training import TrainSettings
 
 SECTIONS: dict[str, type] = {
@@ -11,4 +11,5 @@ SECTIONS: dict[str, type] = {
     **evaluation.SECTIONS,
     **amplification.SECTIONS,
     **cathode.SECTIONS,
+    **clouds.SECTIONS,
 }
