@@ -211,7 +211,7 @@ def test_jets_yaml_plans_only_the_jets_branch():
     each, and nothing of the event-table branch, CATHODE or the amplification study."""
     out = plan("--configfile", "config/jets.yaml")
     shards = commands(out, "pythia_jets.py")
-    assert sorted(json.loads(c["--params"])["jet_class"] for c in shards) == ["g", "g", "t", "t"]
+    assert sorted(json.loads(c["--params"])["jet_class"] for c in shards) == ["g"] * 3 + ["t"] * 3
     ingest = [json.loads(c["--params"]) for c in commands(out, "ingest_clouds.py")]
     assert sorted((p["jet_class"], p["n_particles"]) for p in ingest) == [("g", 30), ("t", 30)]
     trained = {

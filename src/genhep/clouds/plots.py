@@ -314,8 +314,10 @@ def plot_jet_image(
 
 
 def class_title(family: str, jet_class: str) -> str:
-    """'gluon jets (g): <family> vs truth' (a class not in CLASS_NAMES by its own name)."""
-    return f"{CLASS_NAMES.get(jet_class, jet_class)} jets ({jet_class}): {family} vs truth"
+    """'gluon jets (g30): <family> vs truth' for a class or a dataset (the class, then N, as
+    JetNet names them); a class not in CLASS_NAMES by its own name."""
+    name = CLASS_NAMES.get(jet_class.rstrip("0123456789"), jet_class)
+    return f"{name} jets ({jet_class}): {family} vs truth"
 
 
 def plot_cloud_comparison(

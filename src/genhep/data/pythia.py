@@ -95,7 +95,9 @@ def params_json(params: PythiaSettings) -> str:
     return json.dumps({**as_config(params), "process": params.process}, sort_keys=True)
 
 
-def _pythia(params: PythiaSettings):
+def start_pythia(lines: list[str], what: str):
+    """An initialized Pythia from its configuration ``lines``; ``what`` (e.g. "the qcd
+    process") names it when initialization fails. The jets source starts its own with it."""
     try:
         import pythia8mc as pythia8  # here: an optional dependency (genhep[pythia])
     except ImportError as err:
@@ -103,12 +105,16 @@ def _pythia(params: PythiaSettings):
             "source 'pythia' needs the pythia8mc and fastjet packages: pip install 'genhep[pythia]'"
         ) from err
     pythia = pythia8.Pythia("", False)  # no banner
-    for line in configuration(params):
+    for line in lines:
         if not pythia.readString(line):
             raise GenhepError(f"pythia: setting {line!r} was rejected")
     if not pythia.init():
-        raise GenhepError(f"pythia: initialization failed for the {params.process} process")
+        raise GenhepError(f"pythia: initialization failed for {what}")
     return pythia
+
+
+def _pythia(params: PythiaSettings):
+    return start_pythia(configuration(params), f"the {params.process} process")
 
 
 BLOCK_EVENTS = 1000  # events clustered and written at a time: bounds a shard's memory

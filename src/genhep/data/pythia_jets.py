@@ -50,7 +50,7 @@ import numpy as np
 import uproot
 
 from genhep.clouds import JETNET_CLASSES, wrap_phi
-from genhep.data.pythia import BLOCK_EVENTS
+from genhep.data.pythia import BLOCK_EVENTS, start_pythia
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
 from genhep.settings.base import as_config
@@ -122,22 +122,15 @@ def params_json(params: PythiaJetsSettings) -> str:
 
 
 def _pythia(params: PythiaJetsSettings):
-    """An initialized Pythia for the shard (pythia.py's ``_pythia``, for this source's
-    configuration); fastjet is checked here too, before any event is generated."""
+    """An initialized Pythia for the shard; fastjet is checked here too, before any event
+    is generated."""
     try:
         import fastjet  # noqa: F401  (an optional dependency: genhep[pythia])
-        import pythia8mc as pythia8
     except ImportError as err:
         raise GenhepError(
             "source 'pythia' needs the pythia8mc and fastjet packages: pip install 'genhep[pythia]'"
         ) from err
-    pythia = pythia8.Pythia("", False)  # no banner
-    for line in configuration(params):
-        if not pythia.readString(line):
-            raise GenhepError(f"pythia: setting {line!r} was rejected")
-    if not pythia.init():
-        raise GenhepError(f"pythia: initialization failed for the {params.jet_class} jet class")
-    return pythia
+    return start_pythia(configuration(params), f"the {params.jet_class} jet class")
 
 
 def _targets(pythia, jet_class: str) -> list[tuple[float, float]]:
