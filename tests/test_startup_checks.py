@@ -391,3 +391,14 @@ def test_the_snakefile_parses_and_plans_without_torch(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
     assert re.search(r"^train\s+7$", out, re.M), out[-3000:]
+
+
+def test_cathode_refuses_a_cloud_family_as_its_density_model():
+    from genhep.config import check_cathode_config
+
+    config = config_with(cathode={"families": ["epic_fm"]})
+    with pytest.raises(GenhepError) as err:
+        check_cathode_config(config["cathode"])
+    assert str(err.value).startswith(
+        "invalid config: key cathode.families[0]: 'epic_fm' takes jets as particle clouds"
+    )

@@ -223,8 +223,7 @@ def check_cathode_config(section: dict) -> None:
     their hyperparameters and training settings are valid, ANODE only with a likelihood,
     SRs in range. Uses the families' declared hyperparameters: no torch."""
     for i, family in enumerate(section["families"]):
-        if family not in FAMILY_SPECS:
-            raise unknown_family(family, f"cathode.families[{i}]")
+        _check_data_kind(family, "table", f"cathode.families[{i}]")
         if "anode" in section["methods"] and not FAMILY_SPECS[family].has_log_prob:
             with_density = [f for f, spec in FAMILY_SPECS.items() if spec.has_log_prob]
             raise GenhepError(
