@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,10 @@ from genhep.settings.cathode import ClassifierSettings
 from genhep.training import resolve_device
 
 CHECK_STREAM = 0xC4EC  # the check slice's own random stream, apart from the runs' seeds
+NOISE_STREAM = 0x9015E  # the noise features' own key (noise_features)
+HGB_PATIENCE = 10  # hgb's early stopping: scikit-learn's n_iter_no_change, as the paper's
+
+log = logging.getLogger("genhep")
 
 
 def check_slice(y: np.ndarray, s: ClassifierSettings) -> np.ndarray:
@@ -55,7 +60,7 @@ def run_split(
 
 @dataclass
 class ClassifierResult:
-    scores: np.ndarray  # (runs, n_test): each run's best-epoch-averaged test predictions
+    scores: np.ndarray  # (runs, n_test): each run's test predictions (mlp: best-epoch-averaged)
     check_scores: np.ndarray  # (runs, n_check): the same, on the check slice
     check_labels: np.ndarray  # (n_check,): 1 or 0
     check_index: np.ndarray  # (n_check,): rows of [label 1; label 0] in the check slice
@@ -101,14 +106,75 @@ def train_anomaly_classifier(
 
     Label 1 is the SR data, label 0 the background template (CATHODE); for the
     baselines it is signal vs background (supervised), data vs true background
-    (idealized) or SR vs SB (CWoLa). Each run draws its own epoch-choice slice, and
-    averages the predictions of its ``best_epochs`` epochs with the lowest loss there,
-    which steadies a classifier trained on a tiny excess (the paper's best-epoch
-    averaging). The check slice (see ``ClassifierSettings``) is only ever predicted.
+    (idealized) or SR vs SB (CWoLa). ``s.kind`` picks the classifier (``CLASSIFIERS``),
+    after ``s.noise_features`` uninformative features are appended to every input
+    (``with_noise_features``; none by default). Every kind trains its runs on the same
+    rows (``run_split``) and only ever predicts the check slice (``check_slice``), so
+    the result and its null check mean the same whatever the kind.
     """
-    dev = resolve_device(s.device)
+    x_label1, x_label0, x_test = (with_noise_features(x, s) for x in (x_label1, x_label0, x_test))
+    return CLASSIFIERS[s.kind](x_label1, x_label0, x_test, s)
+
+
+def with_noise_features(x: np.ndarray, s: ClassifierSettings) -> np.ndarray:
+    """``x`` with ``s.noise_features`` columns of noise appended (``noise_features``);
+    ``x`` itself, untouched, when there are none."""
+    if s.noise_features == 0:
+        return x
+    return np.hstack([x, noise_features(x, s.noise_features, s.seed)])
+
+
+def noise_features(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """(n, k) standard-normal features, uninformative: each event's are a function of
+    the event's own feature values and of ``seed`` alone (a counter-based generator).
+
+    Why keyed by the event and not drawn in row order: the same event sits in different
+    sets and rows for different methods (the SR data is label 1 of CATHODE, of the
+    idealized detector and of CWoLa; the test set is every method's), and the methods at
+    a point (one seed) must see the same noise on it, whatever the order. The seeding: a
+    key per event, splitmix64 folded over ``(NOISE_STREAM, seed)`` and then the bits of
+    each feature as float64; the noise, Box-Muller on two 53-bit uniforms per feature,
+    each splitmix64 of the key plus a counter. Apart from the runs' and the check
+    slice's streams, so it moves no other draw.
+    """
+    bits = np.ascontiguousarray(x, dtype=np.float64).view(np.uint64).reshape(len(x), -1)
+    key = _splitmix64(np.full(len(x), NOISE_STREAM, dtype=np.uint64))
+    key = _splitmix64(key ^ np.uint64(seed))
+    for column in bits.T:
+        key = _splitmix64(key ^ column)
+    normals = []
+    for j in range(k):
+        u1 = ((_splitmix64(key + np.uint64(2 * j)) >> np.uint64(11)) + 1) * 2.0**-53  # (0, 1]
+        u2 = (_splitmix64(key + np.uint64(2 * j + 1)) >> np.uint64(11)) * 2.0**-53  # [0, 1)
+        normals.append(np.sqrt(-2 * np.log(u1)) * np.cos(2 * np.pi * u2))
+    return np.stack(normals, axis=1) if normals else np.empty((len(x), 0))
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    """One splitmix64 step, elementwise on uint64 (wrapping arithmetic): a bijective
+    mix whose outputs pass as independent uniform 64-bit words."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _labelled(x_label1: np.ndarray, x_label0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All events as float32 (label 1 first) and their labels, 1 or 0, as float32."""
     x = np.vstack([x_label1, x_label0]).astype(np.float32)
     y = np.r_[np.ones(len(x_label1)), np.zeros(len(x_label0))].astype(np.float32)
+    return x, y
+
+
+def _train_mlp(
+    x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
+) -> ClassifierResult:
+    """``kind: mlp``, CATHODE's classifier. Each run draws its own epoch-choice slice, and
+    averages the predictions of its ``best_epochs`` epochs with the lowest loss there,
+    which steadies a classifier trained on a tiny excess (the paper's best-epoch
+    averaging)."""
+    dev = resolve_device(s.device)
+    x, y = _labelled(x_label1, x_label0)
     check = check_slice(y, s)
     # Standardize on the inputs (the classifier sees O(1) features); label-blind.
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-12
@@ -172,3 +238,60 @@ def train_anomaly_classifier(
         check_index=check,
         selection_auc=np.array(selection_aucs),
     )
+
+
+def _train_hgb(
+    x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
+) -> ClassifierResult:
+    """``kind: hgb``, the tree ensemble of Finke et al. (arXiv 2309.13111): per run, a
+    HistGradientBoostingClassifier on the run's training rows, early-stopped on the loss
+    of its epoch-choice rows (patience ``HGB_PATIENCE``), scored by the model it stops
+    at. The paper's hyperparameters are the defaults of the ``hgb_*`` keys.
+
+    As the MLP's: the runs' rows and seeds, and class weights balanced on all events
+    (each class half of the loss, in training and in the early stopping). No
+    standardization: a tree's splits do not change under it. On the CPU (OpenMP
+    threads: the job's), whatever ``s.device``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = _labelled(x_label1, x_label0)
+    labels = y.astype(np.int64)
+    check = check_slice(y, s)
+    weight = np.where(labels == 1, len(y) / (2 * labels.sum()), len(y) / (2 * (1 - labels).sum()))
+    x_test = np.asarray(x_test, dtype=np.float32)
+    scores, check_scores, selection_aucs, iterations = [], [], [], []
+    for run in range(s.runs):
+        train, select = run_split(len(y), check, s, run)
+        model = HistGradientBoostingClassifier(
+            learning_rate=s.hgb_learning_rate,
+            max_iter=s.hgb_max_iter,
+            max_leaf_nodes=s.hgb_max_leaf_nodes,
+            early_stopping=True,
+            scoring="loss",
+            n_iter_no_change=HGB_PATIENCE,
+            random_state=s.seed * 1000 + run,
+        )
+        model.fit(
+            x[train],
+            labels[train],
+            sample_weight=weight[train],
+            X_val=x[select],
+            y_val=labels[select],
+            sample_weight_val=weight[select],
+        )
+        scores.append(model.predict_proba(x_test)[:, 1])
+        check_scores.append(model.predict_proba(x[check])[:, 1])
+        selection_aucs.append(roc_auc_score(labels[select], model.predict_proba(x[select])[:, 1]))
+        iterations.append(model.n_iter_)
+    log.info("hgb: boosting iterations per run %s (at most %d)", iterations, s.hgb_max_iter)
+    return ClassifierResult(
+        scores=np.stack(scores),
+        check_scores=np.stack(check_scores),
+        check_labels=labels[check],
+        check_index=check,
+        selection_auc=np.array(selection_aucs),
+    )
+
+
+# {cathode.classifier.kind: its trainer}; genhep.settings.cathode.CLASSIFIER_KINDS names them.
+CLASSIFIERS = {"mlp": _train_mlp, "hgb": _train_hgb}

@@ -30,6 +30,7 @@ from genhep.settings.base import (
 )
 
 TRANSFORMS = ["minmax", "logit", "standardize"]
+CLASSIFIER_KINDS = ["mlp", "hgb"]  # genhep.cathode.classifier.CLASSIFIERS
 COLUMN_NAME = {
     "type": "string",
     "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
@@ -167,7 +168,10 @@ class InterpolationSettings(Settings):
 
 @dataclass(frozen=True)
 class ClassifierSettings(Settings):
-    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam.
+    """CATHODE's classifier: an MLP (3 × 64, ReLU), BCE with balanced class weights, Adam;
+    or (``kind: hgb``) scikit-learn's HistGradientBoostingClassifier, the tree ensemble of
+    Finke et al. (arXiv 2309.13111, "Back to the roots"), with the same runs, splits and
+    class weights (``genhep.cathode.classifier``).
 
     Each run trains on ``1 - val_fraction`` of the events. The rest is held out of its
     training and split in two: the *check slice* (``check_fraction`` of all events,
@@ -205,6 +209,25 @@ class ClassifierSettings(Settings):
     # The job's seed (the workflow's seed wildcard), not a config key.
     seed: int = field(default=0, metadata={"config": False})
     device: str = setting("auto", DEVICE_DESCRIPTION, pattern=DEVICE_PATTERN)
+    kind: str = setting(
+        "mlp",
+        "the classifier: mlp (the keys above) or hgb (scikit-learn's"
+        " HistGradientBoostingClassifier, the hgb_* keys, on the CPU whatever the device;"
+        " early stopping on each run's epoch-choice slice; Finke et al., arXiv 2309.13111)",
+        enum=CLASSIFIER_KINDS,
+    )
+    hgb_max_iter: int = setting(
+        200, "hgb: at most this many boosting iterations (trees)", minimum=1
+    )
+    hgb_learning_rate: float = setting(0.1, "hgb: the boosting learning rate", exclusiveMinimum=0)
+    hgb_max_leaf_nodes: int = setting(31, "hgb: leaves per tree at most", minimum=2)
+    noise_features: int = setting(
+        0,
+        "uninformative standard-normal features appended to the classifier's inputs (the"
+        " robustness study); each event's are a function of the event and the job's seed"
+        " alone, the same for every method at a point; 0: the inputs as they are",
+        minimum=0,
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.check_fraction < self.val_fraction:
@@ -212,6 +235,11 @@ class ClassifierSettings(Settings):
                 f"config key cathode.classifier.check_fraction: {self.check_fraction} must be"
                 f" above 0 and below val_fraction ({self.val_fraction}): the check slice is"
                 " part of the held-out share, and the rest of it chooses the epochs"
+            )
+        if self.kind not in CLASSIFIER_KINDS:  # the schema's enum, for --params and tests
+            raise GenhepError(
+                f"config key cathode.classifier.kind: {self.kind!r} is not one of"
+                f" {', '.join(CLASSIFIER_KINDS)}"
             )
 
     KEY = "cathode.classifier"
