@@ -289,16 +289,18 @@ class FamilySpec:
 
     hparams: type[FamilyHparams]
     has_log_prob: bool  # a density (exact or a bound): ANODE and held-out NLL need one
+    # an invertible map x <-> z given the context (Generator.latent): LaCATHODE needs one
+    has_latent_map: bool = False
 
 
 FAMILY_SPECS: dict[str, FamilySpec] = {
     "gan": FamilySpec(GANHparams, has_log_prob=False),
     "wgan": FamilySpec(WGANHparams, has_log_prob=False),
     "vae": FamilySpec(VAEHparams, has_log_prob=True),
-    "maf": FamilySpec(MAFHparams, has_log_prob=True),
-    "nsf": FamilySpec(NSFHparams, has_log_prob=True),
+    "maf": FamilySpec(MAFHparams, has_log_prob=True, has_latent_map=True),
+    "nsf": FamilySpec(NSFHparams, has_log_prob=True, has_latent_map=True),
     "diffusion": FamilySpec(DiffusionHparams, has_log_prob=False),
-    "cfm": FamilySpec(CFMHparams, has_log_prob=False),
+    "cfm": FamilySpec(CFMHparams, has_log_prob=False, has_latent_map=True),
     "epic_fm": FamilySpec(EpicFMHparams, has_log_prob=False),
     "epic_jedi": FamilySpec(EpicJediHparams, has_log_prob=False),
     "epic_gan": FamilySpec(EpicGANHparams, has_log_prob=False),

@@ -7,7 +7,9 @@ A family is a ``torch.nn.Module`` that knows how to
 * score held-out data (``validation_loss``: lower is better; used for best-epoch
   selection and early stopping),
 * draw samples given a context (``sample``),
-* and, where the family has one, evaluate a likelihood (``log_prob``).
+* and, where the family has one, evaluate a likelihood (``log_prob``) or map events to
+  and from its latent space given the context (``latent`` / ``from_latent``; LaCATHODE
+  classifies there: ``genhep.cathode.latent``).
 
 Data are always in the preprocessed space: ``x`` of shape (n, n_features) and ``c`` of
 shape (n, n_context), or ``c = None`` for unconditional models (n_context = 0). That is an
@@ -24,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from genhep.hparams import FamilyHparams
+from genhep.hparams import FAMILY_SPECS, FamilyHparams
 
 
 def mlp(n_in: int, n_out: int, hidden: int, layers: int, activation=nn.SiLU) -> nn.Sequential:
@@ -70,6 +72,9 @@ class Generator(nn.Module):
 
     family: ClassVar[str]
     has_log_prob: ClassVar[bool] = False
+    # A bijection x <-> z given the context (``latent`` / ``from_latent``); mirrored,
+    # without torch, by ``genhep.hparams.FamilySpec.has_latent_map``.
+    has_latent_map: ClassVar[bool] = False
     # The family's typed hyperparameters (names, defaults, allowed values: genhep.hparams).
     hparams_class: ClassVar[type[FamilyHparams]] = FamilyHparams
 
@@ -132,6 +137,43 @@ class Generator(nn.Module):
 
     def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         raise NotImplementedError(f"{self.family} has no tractable likelihood")
+
+    # --- latent space (LaCATHODE) ---------------------------------------------------
+
+    def latent(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """The latent image z = f(x; c) of events ``x`` (n, n_features) under the context
+        ``c`` (n, n_context): the inverse of sampling, z ~ N(0, I) where x follows the model.
+
+        Only families with a bijection given the context have one (``has_latent_map``):
+        the flows exactly, CFM up to its ODE solver's error. A family that draws x from
+        noise it cannot recover (a GAN's generator, a VAE's decoder noise, a stochastic
+        diffusion chain) raises NotImplementedError.
+        """
+        raise NotImplementedError(self._no_latent_map())
+
+    def from_latent(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """The events x = f⁻¹(z; c) of latent points ``z`` under the context ``c``: what
+        ``sample`` does to its own draws of z (see ``latent``)."""
+        raise NotImplementedError(self._no_latent_map())
+
+    def _no_latent_map(self) -> str:
+        having = [name for name, spec in FAMILY_SPECS.items() if spec.has_latent_map]
+        return (
+            f"{self.family} has no invertible map between events and its latent space given "
+            f"the context; families with one: {', '.join(having)}"
+        )
+
+    def _latent_context(self, x: Tensor, c: Tensor | None) -> Tensor | None:
+        """``c`` checked against the events of a latent map (one context row per event)."""
+        if self.n_context == 0:
+            return None
+        if c is None or c.shape != (len(x), self.n_context):
+            got = None if c is None else tuple(c.shape)
+            raise ValueError(
+                f"{self.family}: the latent map of {len(x)} events needs a context of shape "
+                f"({len(x)}, {self.n_context}), got {got}"
+            )
+        return c
 
     # --- helpers --------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ so the density is exact:
     log p(x | c) = log N(f(x; c); 0, I) + log |det ∂f/∂x|,
 
 and training minimises the negative log-likelihood, L = −E_x log p(x | c).
-Sampling inverts f: x = f⁻¹(u; c), u ~ N(0, I).
+Sampling inverts f: x = f⁻¹(u; c), u ~ N(0, I). The same pair is the flow's latent map
+(``latent`` / ``from_latent``): u is where LaCATHODE classifies, since under the model it
+is N(0, I) whatever the context.
 
 * MAF (Papamakarios et al. 2017): a stack of autoregressive affine transforms whose
   shift and log-scale come from a MADE network conditioned on c; the density estimator
@@ -29,6 +31,7 @@ from genhep.models.base import Generator
 
 class _ZukoFlow(Generator):
     has_log_prob = True
+    has_latent_map = True
 
     def build(self, n_features: int, n_context: int):
         raise NotImplementedError
@@ -45,6 +48,16 @@ class _ZukoFlow(Generator):
 
     def loss(self, x, c):
         return -self.log_prob(x, c).mean()
+
+    @torch.no_grad()
+    def latent(self, x, c=None):
+        """u = f(x; c): zuko's transform runs from data to the base variable."""
+        return self.distribution(self._latent_context(x, c)).transform(x)
+
+    @torch.no_grad()
+    def from_latent(self, z, c=None):
+        """x = f⁻¹(z; c), the map ``sample`` applies to its base draws."""
+        return self.distribution(self._latent_context(z, c)).transform.inv(z)
 
     @torch.no_grad()
     def sample(self, n, c=None):
