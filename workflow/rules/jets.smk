@@ -8,72 +8,6 @@
 #   results/jets/evaluation/{cls}/{family}/       JetNet's metrics and the plots
 #   results/jets/leaderboard.md                   every class and family side by side
 
-from genhep.settings.clouds import (
-    CloudEvaluateSettings,
-    CloudIngestSettings,
-    CloudPreprocessSettings,
-    CloudSampleSettings,
-)
-from genhep.settings.pythia_jets import PythiaJetsSettings
-
-JETS_CFG = config["jets"]
-JETS = f"{RESULTS}/jets"
-JET_CLASSES = JETS_CFG["classes"] if JETS_CFG["families"] else []
-# One dataset per class and N, named as JetNet's (g30, t150): the wildcard {cls}.
-JET_DATASETS = [f"{c}{n}" for c in JET_CLASSES for n in JETS_CFG["n_particles"]]
-JET_FAMILIES = JETS_CFG["families"]
-JETS_PYTHIA_SHARD = f"{JETS}/data/pythia/{{jet_class}}_{{shard}}.root"
-JETS_FEATURES = f"{JETS}/features/{{cls}}.h5"
-JETS_SPLIT = f"{JETS}/preprocessed/{{cls}}"
-JETS_MODEL = f"{JETS}/models/{{cls}}/{{family}}"
-JETS_EVALUATION = f"{JETS}/evaluation/{{cls}}"
-JETS_LEADERBOARD = {
-    "table": f"{JETS}/leaderboard.md",
-    "csv": f"{JETS}/leaderboard.csv",
-}
-JETS_OUTPUTS = list(JETS_LEADERBOARD.values()) if JET_CLASSES else []
-
-
-def jet_dataset(wc):
-    """(class, N) of a dataset wildcard: g30 -> ("g", 30)."""
-    return wc.cls[0], int(wc.cls[1:])
-
-
-def jets_sources(wc):
-    """A dataset's source files: its class's Pythia shards, or its files in jets.files."""
-    jet_class, _ = jet_dataset(wc)
-    if JETS_CFG["source"] == "pythia":
-        shards = range(JETS_CFG["pythia"]["shards"])
-        return expand(JETS_PYTHIA_SHARD, jet_class=jet_class, shard=shards)
-    return JETS_CFG["files"][jet_class]["paths"]
-
-
-def jets_ingest_params(wc):
-    """The ingest job's settings: the section's, the class and N, its files' format."""
-    jet_class, n = jet_dataset(wc)
-    own = JETS_CFG["files"].get(jet_class, {}) if JETS_CFG["source"] == "files" else {}
-    return settings_json(
-        CloudIngestSettings,
-        JETS_CFG["ingest"],
-        jet_class=jet_class,
-        n_particles=n,
-        format=own.get("format", "root"),
-        mapping=own.get("mapping", "genhep"),
-    )
-
-
-def jets_train_params(family):
-    """A cloud training job's --params: jets.train under the family's own train keys."""
-    train = {**JETS_CFG["train"], **config["families"].get(family, {}).get("train", {})}
-    model = config["families"].get(family, {}).get("model", {})
-    return as_json(
-        {"family": family, "train": settings_part(TrainSettings, train), "model": model}
-    )
-
-
-def jets_model_file(name):
-    return f"{JETS_MODEL}/{TRAINING_FILES[name]}"
-
 
 wildcard_constraints:
     cls="|".join(JET_DATASETS) or "none",
@@ -237,6 +171,8 @@ rule gather_clouds:
         samples=f"{JETS}/samples/{{cls}}/{{family}}.h5",
     log:
         f"{RESULTS}/logs/jets/gather/{{cls}}_{{family}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/jets/gather/{{cls}}_{{family}}.tsv"
     wildcard_constraints:
         family="|".join(JET_FAMILIES) or "none",
     threads: 1
@@ -248,20 +184,6 @@ rule gather_clouds:
         files=stage_files(),
     shell:
         STAGE_SHELL
-
-
-def jets_evaluation_outputs(who):
-    return {
-        "metrics": f"{JETS_EVALUATION}/{who}/metrics.json",
-        "plots": report(
-            directory(f"{JETS_EVALUATION}/{who}/plots"),
-            patterns=["{name}.png"],
-            caption="../report/jets.rst",
-            category="Jets",
-            subcategory="{cls}",
-            labels={"class": "{cls}", "family": who, "figure": "{name}"},
-        ),
-    }
 
 
 rule evaluate_clouds:
@@ -334,6 +256,8 @@ rule leaderboard_clouds:
         csv=JETS_LEADERBOARD["csv"],
     log:
         f"{RESULTS}/logs/jets/leaderboard.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/jets/leaderboard.tsv"
     threads: 1
     resources:
         mem_mb=500,
