@@ -347,6 +347,22 @@ def test_cathode_branch_curves_plots_and_summary(finished_run):
     assert "cathode_maf" in (out / "summary.md").read_text()
     counts = json.loads((point / "data" / "counts.json").read_text())
     assert counts["sb_train"]["events"] > 4 * counts["sb_val"]["events"] * 0.9
+    # Sculpting: the point's classifiers (not supervised, not ANODE) on the held-out
+    # sideband background, a row per background efficiency, in the summary at 1%.
+    assert counts["sb_holdout"] > 1000
+    evaluation = json.loads((point / "evaluation.json").read_text())
+    sculpted = {m for m, e in evaluation["methods"].items() if "sculpting" in e}
+    assert sculpted == {"cathode_maf", "idealized", "cwola"}
+    for method in sculpted:
+        cuts = evaluation["methods"][method]["sculpting"]
+        assert [c["efficiency"] for c in cuts] == [0.1, 0.01, 0.001]
+        assert cuts[0]["skipped"] is None and cuts[0]["chi2_ndf"] > 0
+    assert (point / "sculpting.png").read_bytes()[:4] == b"\x89PNG"
+    measured = [r for r in rows if r["sculpting_efficiency"]]  # an empty cell: none
+    assert len(measured) == 3 * 2  # 3 methods x 2 levels
+    for r in measured:
+        assert r["method"] in sculpted and float(r["sculpting_jsd_null"]) > 0
+    assert "## Sculpting at 1% background efficiency" in (out / "summary.md").read_text()
 
 
 def test_cathode_classifier_settings_rerun_only_the_classifiers(finished_run):

@@ -143,12 +143,15 @@ rule cathode_template:
 
 
 # The classifier stages: only these (and the evaluation after them) depend on
-# cathode.classifier, so changing it never retrains a density model.
+# cathode.classifier, so changing it never retrains a density model. Those of a point
+# (not the supervised one) also score the point's held-out sideband background
+# (sideband: sb_holdout), on which the evaluation measures their sculpting of mjj.
 rule cathode_classify:
     input:
         label1=CATHODE_DATA_FILES["sr_data"],
         label0=CATHODE_TEMPLATE,
         test=CATHODE_FIXED_FILES["test"],
+        sideband=CATHODE_DATA_FILES["sb_holdout"],
         script=script("cathode_classify.py"),
         code=family_code("cathode_classify.py"),
     output:
@@ -182,6 +185,7 @@ rule cathode_baseline:
             }[wc.method],
         ),
         test=CATHODE_FIXED_FILES["test"],
+        sideband=CATHODE_DATA_FILES["sb_holdout"],
         script=script("cathode_classify.py"),
         code=code("cathode_classify.py"),
     output:
@@ -276,6 +280,13 @@ rule cathode_evaluate:
             category="CATHODE",
             subcategory="SR {window} TeV, seed {seed}",
             labels={"signal injected": "{signal}", "plot": "rejection"},
+        ),
+        sculpting=report(
+            CATHODE_EVALUATION["sculpting"],
+            caption="../report/cathode.rst",
+            category="CATHODE",
+            subcategory="SR {window} TeV, seed {seed}",
+            labels={"signal injected": "{signal}", "plot": "sculpting"},
         ),
     log:
         cathode_log(f"{layout.POINT}/evaluate"),

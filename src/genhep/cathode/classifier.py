@@ -67,6 +67,8 @@ class ClassifierResult:
     # (runs,): each run's AUC on its own epoch-choice slice. Biased upwards: its best
     # epochs were chosen on those events. Kept to show that bias, not used for the check.
     selection_auc: np.ndarray
+    # (runs, n_extra): the same as ``scores``, on ``x_extra`` (train_anomaly_classifier)
+    extra_scores: np.ndarray | None = None
 
     @property
     def check_auc_per_run(self) -> np.ndarray:
@@ -99,7 +101,11 @@ class ClassifierResult:
 
 
 def train_anomaly_classifier(
-    x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
+    x_label1: np.ndarray,
+    x_label0: np.ndarray,
+    x_test: np.ndarray,
+    s: ClassifierSettings,
+    x_extra: np.ndarray | None = None,
 ) -> ClassifierResult:
     """An ensemble of ``s.runs`` classifiers of label 1 against label 0, and their scores
     on ``x_test`` and on the check slice.
@@ -111,9 +117,16 @@ def train_anomaly_classifier(
     (``with_noise_features``; none by default). Every kind trains its runs on the same
     rows (``run_split``) and only ever predicts the check slice (``check_slice``), so
     the result and its null check mean the same whatever the kind.
+
+    ``x_extra``: more events to score (``extra_scores``; the held-out sideband events of
+    the sculpting measurement), predicted apart from ``x_test`` after it, by the same
+    models: not appended to it, since a larger batch can change the last bits of a
+    matrix product (measured with MKL), and ``scores`` must not move with them.
     """
     x_label1, x_label0, x_test = (with_noise_features(x, s) for x in (x_label1, x_label0, x_test))
-    return CLASSIFIERS[s.kind](x_label1, x_label0, x_test, s)
+    if x_extra is None:
+        return CLASSIFIERS[s.kind](x_label1, x_label0, x_test, s)
+    return CLASSIFIERS[s.kind](x_label1, x_label0, x_test, s, with_noise_features(x_extra, s))
 
 
 def with_noise_features(x: np.ndarray, s: ClassifierSettings) -> np.ndarray:
@@ -167,7 +180,11 @@ def _labelled(x_label1: np.ndarray, x_label0: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _train_mlp(
-    x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
+    x_label1: np.ndarray,
+    x_label0: np.ndarray,
+    x_test: np.ndarray,
+    s: ClassifierSettings,
+    x_extra: np.ndarray | None = None,
 ) -> ClassifierResult:
     """``kind: mlp``, CATHODE's classifier. Each run draws its own epoch-choice slice, and
     averages the predictions of its ``best_epochs`` epochs with the lowest loss there,
@@ -181,6 +198,11 @@ def _train_mlp(
     x_all = torch.as_tensor((x - mean) / std, device=dev)
     y_all = torch.as_tensor(y, device=dev)
     x_test_t = torch.as_tensor(((x_test - mean) / std).astype(np.float32), device=dev)
+    x_extra_t = (
+        None
+        if x_extra is None
+        else torch.as_tensor(((x_extra - mean) / std).astype(np.float32), device=dev)
+    )
     check_t = torch.as_tensor(check, device=dev)
     # Balanced class weights: each class carries half of the loss.
     w_class = torch.tensor([len(y) / (2 * (y == 0).sum()), len(y) / (2 * (y == 1).sum())])
@@ -194,7 +216,7 @@ def _train_mlp(
     def predict(net, inputs):
         return torch.sigmoid(net(inputs)).squeeze(-1)
 
-    scores, check_scores, selection_aucs = [], [], []
+    scores, check_scores, selection_aucs, extra_scores = [], [], [], []
     for run in range(s.runs):
         train_rows, select_rows = run_split(len(y), check, s, run)
         train = torch.as_tensor(train_rows, device=dev)
@@ -203,7 +225,8 @@ def _train_mlp(
         torch.manual_seed(s.seed * 1000 + run)
         net = mlp(x.shape[1], 1, s.hidden, s.layers, activation=nn.ReLU).to(dev)
         opt = adam(net.parameters(), s.lr)
-        best: list[tuple] = []  # (epoch-choice loss, test, check, epoch-choice predictions)
+        # (epoch-choice loss, test, check, epoch-choice predictions, extra predictions)
+        best: list[tuple] = []
         for _ in range(s.epochs):
             order = train[torch.randperm(len(train), generator=g).to(dev)]
             net.train()
@@ -222,6 +245,7 @@ def _train_mlp(
                         predict(net, x_test_t),
                         predict(net, x_all[check_t]),
                         torch.sigmoid(select_logits).squeeze(-1),
+                        None if x_extra_t is None else predict(net, x_extra_t),
                     )
                 )
                 best = sorted(best, key=lambda b: b[0])[: s.best_epochs]  # bounded memory
@@ -231,17 +255,24 @@ def _train_mlp(
         scores.append(test_mean)
         check_scores.append(check_mean)
         selection_aucs.append(roc_auc_score(y[select_rows], select_mean))
+        if x_extra_t is not None:
+            extra_scores.append(torch.stack([b[4] for b in best]).mean(0).cpu().numpy())
     return ClassifierResult(
         scores=np.stack(scores),
         check_scores=np.stack(check_scores),
         check_labels=y[check].astype(np.int64),
         check_index=check,
         selection_auc=np.array(selection_aucs),
+        extra_scores=np.stack(extra_scores) if extra_scores else None,
     )
 
 
 def _train_hgb(
-    x_label1: np.ndarray, x_label0: np.ndarray, x_test: np.ndarray, s: ClassifierSettings
+    x_label1: np.ndarray,
+    x_label0: np.ndarray,
+    x_test: np.ndarray,
+    s: ClassifierSettings,
+    x_extra: np.ndarray | None = None,
 ) -> ClassifierResult:
     """``kind: hgb``, the tree ensemble of Finke et al. (arXiv 2309.13111): per run, a
     HistGradientBoostingClassifier on the run's training rows, early-stopped on the loss
@@ -259,7 +290,7 @@ def _train_hgb(
     check = check_slice(y, s)
     weight = np.where(labels == 1, len(y) / (2 * labels.sum()), len(y) / (2 * (1 - labels).sum()))
     x_test = np.asarray(x_test, dtype=np.float32)
-    scores, check_scores, selection_aucs, iterations = [], [], [], []
+    scores, check_scores, selection_aucs, iterations, extra_scores = [], [], [], [], []
     for run in range(s.runs):
         train, select = run_split(len(y), check, s, run)
         model = HistGradientBoostingClassifier(
@@ -283,6 +314,8 @@ def _train_hgb(
         check_scores.append(model.predict_proba(x[check])[:, 1])
         selection_aucs.append(roc_auc_score(labels[select], model.predict_proba(x[select])[:, 1]))
         iterations.append(model.n_iter_)
+        if x_extra is not None:
+            extra_scores.append(model.predict_proba(np.asarray(x_extra, dtype=np.float32))[:, 1])
     log.info("hgb: boosting iterations per run %s (at most %d)", iterations, s.hgb_max_iter)
     return ClassifierResult(
         scores=np.stack(scores),
@@ -290,6 +323,7 @@ def _train_hgb(
         check_labels=labels[check],
         check_index=check,
         selection_auc=np.array(selection_aucs),
+        extra_scores=np.stack(extra_scores) if extra_scores else None,
     )
 
 

@@ -48,13 +48,31 @@ def write_scores(
     scores: np.ndarray,
     info: Mapping[str, Any],
     per_run: Mapping[str, np.ndarray] | None = None,
+    sideband_scores: np.ndarray | None = None,
+    sideband_mjj: np.ndarray | None = None,
 ) -> None:
     """A method's test scores (runs × n_test), as ``stage_evaluate.run`` reads them: dataset
     ``scores``, one dataset per entry of ``per_run`` (for classifiers: each run's
-    ``check_auc_per_run`` and ``selection_auc_per_run``), the run's facts as attributes."""
+    ``check_auc_per_run`` and ``selection_auc_per_run``), the run's facts as attributes.
+    With ``sideband_scores`` (runs × n, as ``scores``) and their events' ``sideband_mjj``
+    (n,): the scores on the held-out sideband background (``read_sideband``), for the
+    sculpting measurement."""
+    if (sideband_scores is None) != (sideband_mjj is None):
+        raise ValueError("write_scores: sideband_scores and sideband_mjj go together")
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("scores", data=scores.astype(np.float32))
         for name, values in (per_run or {}).items():
             f.create_dataset(name, data=values)
+        if sideband_scores is not None:
+            f.create_dataset("sideband_scores", data=sideband_scores.astype(np.float32))
+            f.create_dataset("sideband_mjj", data=np.asarray(sideband_mjj, dtype=np.float64))
         for k, v in info.items():
             f.attrs[k] = v
+
+
+def read_sideband(f: h5py.File) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (runs × n) scores on the held-out sideband background and their mjj (n,), of an
+    open scores file; None where the method has none (supervised, ANODE)."""
+    if "sideband_scores" not in f:
+        return None
+    return f["sideband_scores"][...], f["sideband_mjj"][...]

@@ -19,6 +19,8 @@ branch's directory (``results/cathode``):
     sr{window}/seed{seed}/s{signal}/            POINT: one search point
         data/                                   DATA, DATA_FILES: the data stage's output:
             sr_data.h5, sb_short.h5             SR data, CWoLa's short sidebands,
+            sb_holdout.h5                       the SB background no classifier trains
+                                                on (sculpting),
             sb_{train,val}.h5, sr_{train,val}.h5  the density models' inputs,
             transform.json, counts.json         the SB preprocessing, the point's counts
         density/{region}/{family}/              density(), DENSITY_FILES: an SB (CATHODE)
@@ -29,7 +31,7 @@ branch's directory (``results/cathode``):
         template/{family}.h5                    template(): the SR background template
         scores/{method}.h5                      scores(): test scores, one row per run
         evaluation.json, curves.h5,             EVALUATION_FILES: the point's figures
-        sic.png, rejection.png                  of merit
+        sic.png, rejection.png, sculpting.png   of merit
     summary.csv, summary.md, max_sic.png        SUMMARY_FILES: max SIC over every point
 
 Relative paths: TOY, EVENTS, WINDOW_SEED, FIXED, SUPERVISED_SCORES, POINT and
@@ -72,6 +74,7 @@ def model_inputs(region: str, split: str) -> str:
 DATA_FILES = {
     "sr_data": "sr_data.h5",
     "sb_short": "sb_short.h5",
+    "sb_holdout": "sb_holdout.h5",
     **{f"{r}_{s}": model_inputs(r, s) for r in ("sb", "sr") for s in ("train", "val")},
     "transform": "transform.json",
     "counts": "counts.json",
@@ -103,6 +106,7 @@ EVALUATION_FILES = {
     "curves": "curves.h5",
     "sic": "sic.png",
     "rejection": "rejection.png",
+    "sculpting": "sculpting.png",
 }
 
 # --- over every point, in the branch's directory ----------------------------------------

@@ -36,7 +36,7 @@ f_i = n_i − k_i failing, F = N − K and p = K / N:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import chi2 as chi2_dist
@@ -177,6 +177,72 @@ def sculpting(
     return rows
 
 
+def gap_edges(mjj: np.ndarray, gap: Sequence[float], bins: int = 40) -> np.ndarray:
+    """mjj bin edges for events outside the interval ``gap`` = (low, high) (the sidebands
+    held out of CWoLa's short sidebands: the SR and the short sidebands lie between):
+    about ``bins`` bins of one width over the 0.1–99.9% range of ``mjj``, edges at the
+    gap's ends, so that no bin straddles it and the gap is one empty bin (the merging
+    of ``sculpting`` joins it to a neighbour). A side without events gets no bins."""
+    mjj = np.asarray(mjj, dtype=np.float64)
+    low, high = float(gap[0]), float(gap[1])
+    lo, hi = np.percentile(mjj, [0.1, 99.9]) if len(mjj) else (low, high)
+    lo, hi = min(lo, low), max(hi, high)
+    below, above = (mjj < low).any(), (mjj >= high).any()
+    span = (low - lo) * below + (hi - high) * above
+    if span <= 0:
+        return default_edges(mjj, bins)
+    width = span / bins
+    parts = []
+    if below:
+        parts.append(np.linspace(lo, low, max(1, round((low - lo) / width)) + 1))
+    if above:
+        parts.append(np.linspace(high, hi, max(1, round((hi - high) / width)) + 1))
+    return np.unique(np.concatenate(parts))
+
+
+def _draw_sculpting(fig, grid, i, mjj, scores, efficiencies, edges, title) -> None:
+    """One panel (spectra over a ratio) of ``plot_sculpting`` in cell ``i`` of ``grid``."""
+    import matplotlib.pyplot as plt
+
+    from genhep.plots import _ratio_axes
+
+    n, widths, centers = len(mjj), np.diff(edges), 0.5 * (edges[1:] + edges[:-1])
+    before = counts(mjj, edges)
+    ranked = np.sort(scores)
+    top, bottom = _ratio_axes(fig, grid, i)
+    density = before / (n * widths)
+    safe = np.where(before > 0, density, np.nan)
+    top.stairs(density, edges, color="black", lw=1.5, label=f"before the cut ({n})")
+    for j, eff in enumerate(efficiencies):
+        passing = scores >= threshold_at(ranked, eff)
+        kept = int(passing.sum())
+        color = plt.get_cmap("tab10")(j % 10)
+        after = counts(mjj[passing], edges) / (max(kept, 1) * widths)
+        top.stairs(after, edges, color=color, label=rf"$\epsilon_B$ = {eff:g} ({kept})")
+        k = after * kept * widths  # passing counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.sqrt((1 - k / before) / k)  # binomial error of k_i, relative
+            ratio = np.where(k > 0, after / safe, np.nan)  # empty bins: off a log axis
+        bottom.errorbar(centers, ratio, yerr=relative * ratio, fmt="o", ms=2, color=color)
+    top.set_yscale("log")
+    top.set(ylabel="normalised")
+    top.set_title(title, fontsize=9)
+    top.legend(loc="upper right", fontsize=7)
+    bottom.axhline(1, color="black", lw=0.6)
+    bottom.set_yscale("log")  # sculpting ratios span decades; a flat 1 is no sculpting
+    bottom.set(ylim=(0.05, 20), ylabel="after / before", xlabel=r"$m_{jj}$ [TeV]")
+
+
+def _save(fig, path) -> None:
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+
+
 def plot_sculpting(
     mjj: np.ndarray,
     scores: np.ndarray,
@@ -190,42 +256,37 @@ def plot_sculpting(
     """The normalised mjj spectrum after each cut over the uncut one (log y), and their
     ratio after/before below (log; error bars: the binomial error of each bin's passing
     count). Events beyond the edges count in the end bins. ``path`` is written atomically."""
+    plot_sculpting_methods({title: (mjj, scores)}, efficiencies, path, "", edges=edges, bins=bins)
+
+
+def plot_sculpting_methods(
+    panels: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    efficiencies: Sequence[float],
+    path: str | os.PathLike,
+    title: str,
+    *,
+    edges: np.ndarray | None = None,
+    bins: int = 40,
+) -> None:
+    """``plot_sculpting``'s panel for each entry of ``panels`` ({panel title: (mjj,
+    scores)}; a method each), side by side, two per row at most, under ``title``; one
+    set of ``edges`` (else each panel's ``default_edges``). Written atomically."""
     # Imported here: computing the numbers needs no matplotlib.
     import matplotlib.pyplot as plt
 
-    from genhep.plots import _hep_style, _ratio_axes
+    from genhep.plots import _hep_style
 
-    mjj, scores = _check(mjj, scores, efficiencies)
-    edges = default_edges(mjj, bins) if edges is None else np.asarray(edges, dtype=np.float64)
-    n, widths, centers = len(mjj), np.diff(edges), 0.5 * (edges[1:] + edges[:-1])
-    before = counts(mjj, edges)
-    ranked = np.sort(scores)
+    if not panels:
+        raise GenhepError("plot_sculpting_methods: no method to plot")
+    checked = {name: _check(m, sc, efficiencies) for name, (m, sc) in panels.items()}
+    ncols = min(2, len(checked))
+    nrows = -(-len(checked) // ncols)
     with plt.style.context(_hep_style()):
-        fig = plt.figure(figsize=(6, 5), layout="constrained")
-        top, bottom = _ratio_axes(fig, fig.add_gridspec(1, 1), 0)
-        density = before / (n * widths)
-        safe = np.where(before > 0, density, np.nan)
-        top.stairs(density, edges, color="black", lw=1.5, label=f"before the cut ({n})")
-        for j, eff in enumerate(efficiencies):
-            passing = scores >= threshold_at(ranked, eff)
-            kept = int(passing.sum())
-            color = plt.get_cmap("tab10")(j % 10)
-            after = counts(mjj[passing], edges) / (max(kept, 1) * widths)
-            top.stairs(after, edges, color=color, label=rf"$\epsilon_B$ = {eff:g} ({kept})")
-            k = after * kept * widths  # passing counts
-            with np.errstate(divide="ignore", invalid="ignore"):
-                relative = np.sqrt((1 - k / before) / k)  # binomial error of k_i, relative
-                ratio = np.where(k > 0, after / safe, np.nan)  # empty bins: off a log axis
-            bottom.errorbar(centers, ratio, yerr=relative * ratio, fmt="o", ms=2, color=color)
-        top.set_yscale("log")
-        top.set(ylabel="normalised")
-        top.set_title(title, fontsize=9)
-        top.legend(loc="upper right")
-        bottom.axhline(1, color="black", lw=0.6)
-        bottom.set_yscale("log")  # sculpting ratios span decades; a flat 1 is no sculpting
-        bottom.set(ylim=(0.05, 20), ylabel="after / before", xlabel=r"$m_{jj}$ [TeV]")
-        try:
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110, format="png")
-        finally:
-            plt.close(fig)
+        fig = plt.figure(figsize=(6 * ncols, 5 * nrows), layout="constrained")
+        grid = fig.add_gridspec(nrows, ncols)
+        for i, (name, (mjj, scores)) in enumerate(checked.items()):
+            e = default_edges(mjj, bins) if edges is None else np.asarray(edges, dtype=np.float64)
+            _draw_sculpting(fig, grid, i, mjj, scores, efficiencies, e, name)
+        if title:
+            fig.suptitle(title, fontsize=10)
+        _save(fig, path)

@@ -18,15 +18,22 @@ log = logging.getLogger("genhep")
 def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
     """Train a method's classifier ensemble, ``inputs.label1`` against ``inputs.label0``,
     and write its scores on ``inputs.test`` (runs × n_test) to ``outputs.scores``, with
-    its null check on the check slice held out from every run (``null_check``).
+    its null check on the check slice held out from every run (``null_check``). With
+    ``inputs.sideband`` (the point's held-out sideband background, ``sb_holdout``), its
+    scores on those events too (runs × n, and their mjj), for the sculpting measurement.
 
     ``s.label0_ratio`` caps the label-0 set at that multiple of label 1 (the idealized
     detector's true background is as large as CATHODE's template, no larger).
     """
     x1, x0, test = (read_events(p) for p in (inputs.label1, inputs.label0, inputs.test))
+    sideband = read_events(inputs.sideband) if inputs.sideband is not None else None
     if s.label0_ratio is not None and len(x0) > s.label0_ratio * len(x1):
         x0 = x0.take(np.arange(int(round(s.label0_ratio * len(x1)))))
-    result = train_anomaly_classifier(x1.x, x0.x, test.x, s)
+    # The sideband events are scored apart from the test set, after it: the test scores
+    # are those of a job without them (pinned: tests/test_cathode_sculpting.py).
+    result = train_anomaly_classifier(
+        x1.x, x0.x, test.x, s, x_extra=None if sideband is None else sideband.x
+    )
     check = result.null_check()
     info = {
         "method": s.method,
@@ -40,7 +47,11 @@ def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]
         "check_auc_per_run": result.check_auc_per_run,
         "selection_auc_per_run": result.selection_auc,  # biased: those events chose the epochs
     }
-    write_scores(outputs.scores, result.scores, info, per_run)
+    extra = {}
+    if sideband is not None:
+        extra = {"sideband_scores": result.extra_scores, "sideband_mjj": sideband.mjj}
+        info["n_sideband"] = len(sideband)
+    write_scores(outputs.scores, result.scores, info, per_run, **extra)
     log.info(
         "%s: %d vs %d events, %d runs; check AUC %.4f on %d vs %d held-out events"
         " (null spread %.4f, pull %+.1f)",
@@ -61,7 +72,7 @@ STAGE = Stage(
     "cathode_classify",
     run,
     ClassifyJobSettings,
-    inputs=("label1", "label0", "test"),
+    inputs=("label1", "label0", "test", "sideband?"),
     outputs=("scores",),
     description="CATHODE and its baselines: a classifier ensemble (label 1 vs 0), scored on "
     "the test set.",

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from genhep.cathode.datasets import injected_data, load_events, partition, short_sidebands
+from genhep.cathode.datasets import Events, injected_data, load_events, partition, short_sidebands
 from genhep.cathode.files import regions_for, write_events
 from genhep.cathode.interpolation import (
     ModelInputs,
@@ -42,12 +42,23 @@ def write_model_inputs(
     return inputs.counts
 
 
+def sideband_holdout(data: Events, outside_short: np.ndarray) -> Events:
+    """The data's background events in the sidebands outside CWoLa's short sidebands
+    (``outside_short``): no method's classifier trains on them (CATHODE, the idealized
+    and the supervised ones train on SR events, CWoLa on the short sidebands), so a
+    classifier's score on them shows how a cut on it reshapes the background's mjj
+    spectrum (``genhep.cathode.sculpting``). Background only: it is the background's
+    shape that a cut must not sculpt; the injected signal there is left out."""
+    return data.where(outside_short & (data.label == 0))
+
+
 def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
     """The measured events of one point, cut into what each method trains on: the SR data
     (``outputs.sr_data``), CWoLa's short sidebands (``sb_short``), the SB and SR density
     models' splits (``sb_train``, ``sb_val``, ``sr_train``, ``sr_val``) in the space of
     the preprocessing fitted on the SB training events (``transform``), and the point's
-    counts (``counts``)."""
+    counts (``counts``); and the events no classifier trains on, on which the
+    classifiers' sculpting is measured (``sb_holdout``)."""
     window, seed, level = s.window, s.seed, s.signal
     events = load_events(inputs.events, s.features)
     split = as_config(s.background_split)
@@ -55,7 +66,9 @@ def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
     regions = regions_for(window, s)
     data = injected_data(events, part, level)
     sr, sb = data.where(regions.signal_region(data.mjj)), data.where(regions.sidebands(data.mjj))
-    short = data.where(short_sidebands(data.mjj, regions, s.cwola_sideband_width))
+    in_short = short_sidebands(data.mjj, regions, s.cwola_sideband_width)
+    short = data.where(in_short)
+    holdout = sideband_holdout(data, regions.sidebands(data.mjj) & ~in_short)
     for name, subset in (("sr", sr), ("sb", sb), ("short sidebands", short)):
         if len(subset) < 10:
             raise GenhepError(
@@ -75,6 +88,12 @@ def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
         "background_sr": int((sr.label == 0).sum()),
         "signal_sb": int(sb.label.sum()),
         "background_sb": int((sb.label == 0).sum()),
+        "sb_holdout": len(holdout),
+        # mjj of the short sidebands and the SR between them: no sb_holdout event there
+        "sb_holdout_gap": [
+            regions.sr_low - s.cwola_sideband_width,
+            regions.sr_high + s.cwola_sideband_width,
+        ],
     }
     counts["s_over_b"] = counts["signal_sr"] / max(counts["background_sr"], 1)
     counts["s_over_sqrt_b"] = counts["signal_sr"] / np.sqrt(max(counts["background_sr"], 1))
@@ -91,6 +110,7 @@ def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
         )
     write_events(outputs.sr_data, sr, window=window, seed=seed, signal_injected=level)
     write_events(outputs.sb_short, short, window=window, seed=seed, signal_injected=level)
+    write_events(outputs.sb_holdout, holdout, window=window, seed=seed, signal_injected=level)
     write_text_atomic(outputs.counts, json.dumps(counts, indent=2))
     log.info(
         "SR [%.2f, %.2f): %d background + %d signal (S/B %.2f%%, S/sqrt(B) %.2f); SB %d events",
@@ -113,6 +133,7 @@ STAGE = Stage(
     outputs=(
         "sr_data",
         "sb_short",
+        "sb_holdout",
         "sb_train",
         "sb_val",
         "sr_train",

@@ -11,7 +11,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from genhep.cathode.files import read_events
+from genhep.cathode.files import read_events, read_sideband
+from genhep.cathode.sculpting import gap_edges, plot_sculpting_methods, sculpting
 from genhep.cathode.sic import run_summary
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
@@ -31,6 +32,41 @@ CHECK_KEYS = (
     "n_label1",
     "n_label0",
 )
+# The sculpting measurement (genhep.cathode.sculpting) on the held-out sideband events:
+# cuts keeping these background efficiencies, each needing this many passing events, on
+# about this many mjj bins.
+SCULPTING_EFFICIENCIES = (0.1, 0.01, 0.001)
+SCULPTING_MIN_EVENTS = 50
+SCULPTING_BINS = 40
+
+
+def json_safe(rows: list[dict]) -> list[dict]:
+    """Sculpting rows with non-finite numbers (a cut that keeps nothing: threshold inf)
+    as null, so that evaluation.json stays standard JSON."""
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+        for r in rows
+    ]
+
+
+def sculpting_of(
+    sidebands: dict[str, tuple[np.ndarray, np.ndarray]], counts: dict[str, Any]
+) -> tuple[dict[str, list[dict]], np.ndarray | None]:
+    """Each method's sculpting rows ({method: rows}) from its (runs × n) scores on the
+    held-out sideband events and their mjj, cut on the runs' mean score; and the mjj
+    edges, one set for every method (``gap_edges``: the SR and CWoLa's short sidebands,
+    where no such event lies, are one empty bin)."""
+    if not sidebands:
+        return {}, None
+    mjj = next(iter(sidebands.values()))[1]
+    edges = gap_edges(mjj, counts["sb_holdout_gap"], SCULPTING_BINS)
+    rows = {
+        method: json_safe(
+            sculpting(m, s.mean(axis=0), SCULPTING_EFFICIENCIES, edges, SCULPTING_MIN_EVENTS)
+        )
+        for method, (s, m) in sidebands.items()
+    }
+    return rows, edges
 
 
 def method_scores(settings: CathodeEvaluationSettings, paths: Sequence[Path]) -> dict[str, Path]:
@@ -50,16 +86,21 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
     point: ``inputs.scores`` (one file per method, labelled by ``settings.methods``),
     scored against the labels of ``inputs.test``; the point's ``inputs.counts`` go into
     ``outputs.evaluation`` beside them, the curves into ``curves``, ``sic`` and
-    ``rejection``."""
+    ``rejection``. For the methods whose scores file holds scores on the held-out sideband
+    background (``sideband_scores``): how a cut on the runs' mean score sculpts its mjj
+    spectrum (``sculpting`` in each method's entry, plotted to ``sculpting``)."""
     score_paths = method_scores(settings, inputs.scores)
     labels = read_events(inputs.test).label
     counts = json.loads(Path(inputs.counts).read_text())
     tpr = np.linspace(0.0, 1.0, settings.tpr_points + 1)[1:]
-    summaries, methods = {}, {}
+    summaries, methods, sidebands = {}, {}, {}
     for method, path in score_paths.items():
         with h5py.File(path, "r") as f:
             scores = f["scores"][...]
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+            sideband = read_sideband(f)
+        if sideband is not None:
+            sidebands[method] = sideband
         s = run_summary(labels, scores, tpr, settings.min_background)
         summaries[method] = s
         methods[method] = {
@@ -69,6 +110,9 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
             "runs": s["runs"],
             **{k: attrs[k] for k in CHECK_KEYS if k in attrs},
         }
+    sculpted, edges = sculpting_of(sidebands, counts)
+    for method, rows in sculpted.items():
+        methods[method]["sculpting"] = rows
     first = next(iter(summaries.values()))
     result = {
         **counts,
@@ -90,11 +134,48 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
     for kind in ("sic", "rejection"):
         with atomic_path(outputs[kind]) as tmp:
             plot_sic_curves(tpr, summaries, kind, tmp, title, first["fpr_floor"])
+    plot_point_sculpting(sidebands, edges, counts, outputs.sculpting)
     write_text_atomic(outputs.evaluation, json.dumps(result, indent=2))
     for method, m in methods.items():
         lo, mid, hi = m["max_sic"]
         log.info("%s: max SIC %.2f [%.2f, %.2f]", method, mid, lo, hi)
+        for r in m.get("sculpting", []):
+            if r["skipped"] is None:
+                log.info(
+                    "%s: sculpting at background efficiency %g: chi2/ndf %.2f (p %.2g),"
+                    " JSD %.2e (shuffled %.2e)",
+                    method,
+                    r["efficiency"],
+                    r["chi2_ndf"],
+                    r["p_value"],
+                    r["jsd"],
+                    r["jsd_null"],
+                )
     return result
+
+
+def plot_point_sculpting(sidebands, edges, counts, path) -> None:
+    """The sculpting figure of a point: a panel per method with sideband scores. Without
+    any (only supervised and ANODE asked for), one that says so: the output exists."""
+    if not sidebands:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(4, 2))
+        fig.text(0.5, 0.5, "no method with held-out sideband scores", ha="center")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+        return
+    panels = {method: (m, s.mean(axis=0)) for method, (s, m) in sidebands.items()}
+    title = (
+        f"held-out sideband background ({counts['sb_holdout']} events outside"
+        f" [{counts['sb_holdout_gap'][0]:.2f}, {counts['sb_holdout_gap'][1]:.2f}) TeV),"
+        f" {counts['signal_injected']} signal injected"
+    )
+    # Only the cuts measured (those keeping enough events); the loosest always drawn.
+    n = len(next(iter(panels.values()))[0])
+    shown = [e for e in SCULPTING_EFFICIENCIES if round(e * n) >= SCULPTING_MIN_EVENTS]
+    plot_sculpting_methods(panels, shown or SCULPTING_EFFICIENCIES[:1], path, title, edges=edges)
 
 
 STAGE = Stage(
@@ -102,6 +183,7 @@ STAGE = Stage(
     run,
     CathodeEvaluationSettings,
     inputs=("scores*", "test", "counts"),
-    outputs=("evaluation", "curves", "sic", "rejection"),
-    description="CATHODE: SIC and rejection curves of every method at one search point.",
+    outputs=("evaluation", "curves", "sic", "rejection", "sculpting"),
+    description="CATHODE: SIC and rejection curves of every method at one search point, and"
+    " the sculpting of the sideband background by cuts on their scores.",
 )
