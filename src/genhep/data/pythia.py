@@ -120,6 +120,22 @@ def _pythia(params: PythiaSettings):
 BLOCK_EVENTS = 1000  # events clustered and written at a time: bounds a shard's memory
 
 
+def next_event(pythia, info: dict[str, Any], n_events: int) -> None:
+    """Generate until Pythia gives an event (``pythia.event``), counting the failures in
+    ``info["failed_events"]``; more than 10 + 10% of ``n_events`` is an error."""
+    while not pythia.next():
+        info["failed_events"] += 1
+        if info["failed_events"] > 10 + n_events // 10:
+            raise GenhepError(
+                f"pythia: {info['failed_events']} events failed to generate; check the settings"
+            )
+
+
+def visible_particles(event, max_abs_eta: float) -> Iterator[Any]:
+    """The event's visible final-state particles (no neutrinos) within |η| < max_abs_eta."""
+    return (p for p in event if p.isFinal() and p.isVisible() and abs(p.eta()) < max_abs_eta)
+
+
 def iter_particles(params: PythiaSettings, info: dict[str, Any]) -> Iterator[ak.Array]:
     """Visible final-state particles, (px, py, pz, E) in GeV, in blocks of BLOCK_EVENTS
     events; ``info`` is filled with the shard's facts as it goes."""
@@ -134,22 +150,14 @@ def iter_particles(params: PythiaSettings, info: dict[str, Any]) -> Iterator[ak.
         pz: list[float] = []
         e: list[float] = []
         while len(counts) < min(BLOCK_EVENTS, params.events - done):
-            if not pythia.next():
-                info["failed_events"] += 1
-                if info["failed_events"] > 10 + params.events // 10:
-                    raise GenhepError(
-                        f"pythia: {info['failed_events']} events failed to generate; "
-                        "check the settings"
-                    )
-                continue
+            next_event(pythia, info, params.events)
             n = 0
-            for p in pythia.event:
-                if p.isFinal() and p.isVisible() and abs(p.eta()) < params.particle_max_abs_eta:
-                    px.append(p.px())
-                    py.append(p.py())
-                    pz.append(p.pz())
-                    e.append(p.e())
-                    n += 1
+            for p in visible_particles(pythia.event, params.particle_max_abs_eta):
+                px.append(p.px())
+                py.append(p.py())
+                pz.append(p.pz())
+                e.append(p.e())
+                n += 1
             counts.append(n)
         done += len(counts)
         yield ak.unflatten(

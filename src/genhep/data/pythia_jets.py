@@ -50,7 +50,7 @@ import numpy as np
 import uproot
 
 from genhep.clouds import JETNET_CLASSES, wrap_phi
-from genhep.data.pythia import BLOCK_EVENTS, start_pythia
+from genhep.data.pythia import BLOCK_EVENTS, next_event, start_pythia, visible_particles
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path
 from genhep.settings.base import as_config
@@ -160,22 +160,14 @@ def iter_events(params: PythiaJetsSettings, info: dict[str, Any]) -> Iterator[tu
         cols: list[list[float]] = [[], [], [], []]
         target_eta, target_phi = [], []
         while len(counts) < min(BLOCK_EVENTS, params.events - done):
-            if not pythia.next():
-                info["failed_events"] += 1
-                if info["failed_events"] > 10 + params.events // 10:
-                    raise GenhepError(
-                        f"pythia: {info['failed_events']} events failed to generate; "
-                        "check the settings"
-                    )
-                continue
+            next_event(pythia, info, params.events)
             n = 0
-            for p in pythia.event:
-                if p.isFinal() and p.isVisible() and abs(p.eta()) < params.particle_max_abs_eta:
-                    cols[0].append(p.px())
-                    cols[1].append(p.py())
-                    cols[2].append(p.pz())
-                    cols[3].append(p.pAbs() if params.massless else p.e())
-                    n += 1
+            for p in visible_particles(pythia.event, params.particle_max_abs_eta):
+                cols[0].append(p.px())
+                cols[1].append(p.py())
+                cols[2].append(p.pz())
+                cols[3].append(p.pAbs() if params.massless else p.e())
+                n += 1
             counts.append(n)
             found = _targets(pythia, params.jet_class)
             n_targets.append(len(found))
