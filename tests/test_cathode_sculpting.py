@@ -1,6 +1,7 @@
-"""The sculpting measurement wired into the CATHODE branch: the held-out sideband events
-(stage_data), the classifiers' scores on them (stage_classify), the sculpting per method
-(stage_evaluate) and its summary columns (stage_summary)."""
+"""The sculpting measurement and the bump hunt wired into the CATHODE branch: the held-out
+sideband events (stage_data), the classifiers' scores on them and on the SR check slice
+(stage_classify), the sculpting and the bump hunt per method (stage_evaluate) and their
+summary columns (stage_summary)."""
 
 import json
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from genhep.cathode.datasets import Events
-from genhep.cathode.files import read_events, write_events, write_scores
+from genhep.cathode.files import ScoredEvents, read_events, write_events, write_scores
 from genhep.cathode.regions import Regions
 from genhep.cathode.sculpting import gap_edges, plot_sculpting_methods
 from genhep.io.hdf5 import write_table
@@ -50,7 +51,8 @@ def test_the_data_stage_holds_out_the_sideband_background_outside_the_short_side
     held = read_events(data["sb_holdout"])
     assert counts["sb_holdout"] == len(held) > 1000
     assert counts["sb_holdout_gap"] == pytest.approx([3.1, 3.9])  # SR ± cwola width 0.2
-    assert (held.label == 0).all()  # background only
+    # Data, signal included (the bump hunt fits data); sculpting takes its background.
+    assert counts["sb_holdout_background"] == (held.label == 0).sum() < len(held)
     regions = Regions(3.3, 3.7, 2.6, 6.0)
     assert regions.sidebands(held.mjj).all()
     assert not ((held.mjj >= 3.1) & (held.mjj < 3.9)).any()
@@ -60,12 +62,12 @@ def test_the_data_stage_holds_out_the_sideband_background_outside_the_short_side
     part = partition(events.label, split, 0.5, 0)
     point = injected_data(events, part, 300)
     mask = regions.sidebands(point.mjj) & ((point.mjj < 3.1) | (point.mjj >= 3.9))
-    expected = point.where(mask & (point.label == 0))
+    expected = point.where(mask)
     assert np.array_equal(np.sort(held.mjj), np.sort(expected.mjj))
-    # The same events at every signal level (the injection adds signal only).
+    # The same background at every signal level (the injection adds signal only).
     data0 = {name: tmp_path / "data0" / file for name, file in DATA_FILES.items()}
     DATA({**search, "window": 3.5, "seed": 0, "signal": 0}, {"events": path}, data0)
-    assert np.array_equal(read_events(data0["sb_holdout"]).mjj, held.mjj)
+    assert np.array_equal(read_events(data0["sb_holdout"]).mjj, held.where(held.label == 0).mjj)
 
 
 # --- the classifiers' scores on them -----------------------------------------------------
@@ -88,7 +90,8 @@ def write_sets(tmp_path, rng):
 @pytest.mark.parametrize("kind", ["mlp", "hgb"])
 def test_sideband_scores_leave_the_test_scores_bit_identical(tmp_path, kind):
     """The sideband events are scored apart, after the test events: the test scores, the
-    check and its per-run AUCs are byte for byte those of a job without them."""
+    check and its per-run AUCs are byte for byte those of a job without them. The search
+    set is the label-1 events of the check slice, with their scores there."""
     from genhep.cathode.stage_classify import STAGE
 
     inputs = write_sets(tmp_path, np.random.default_rng(4))
@@ -100,14 +103,23 @@ def test_sideband_scores_leave_the_test_scores_bit_identical(tmp_path, kind):
     with h5py.File(without, "r") as a, h5py.File(with_sb, "r") as b:
         for name in ("scores", "check_auc_per_run", "selection_auc_per_run"):
             assert a[name][...].tobytes() == b[name][...].tobytes(), name
-        assert "sideband_scores" not in a
-        assert b["sideband_scores"].shape == (2, 900)
-        assert b["sideband_scores"].dtype == np.float32
+        assert "sideband" not in a and "search" not in a
+        assert b["sideband/scores"].shape == (2, 900)
+        assert b["sideband/scores"].dtype == np.float32
         sb = read_events(tmp_path / "sb.h5")
-        assert np.array_equal(b["sideband_mjj"][...], sb.mjj)
+        assert np.array_equal(b["sideband/mjj"][...], sb.mjj)
+        assert np.array_equal(b["sideband/label"][...], sb.label)
         assert b.attrs["n_sideband"] == 900
         assert b.attrs["check_auc"] == a.attrs["check_auc"]
-        assert np.isfinite(b["sideband_scores"][...]).all()
+        assert np.isfinite(b["sideband/scores"][...]).all()
+        # The check slice's label-1 events: 20% of 600, distinct SR-data events.
+        n_search = b.attrs["n_check_label1"]
+        assert b["search/scores"].shape == (2, n_search) and n_search == 120
+        assert b.attrs["search_fraction"] == pytest.approx(120 / 600)
+        l1 = read_events(tmp_path / "l1.h5")
+        assert np.isin(b["search/mjj"][...], l1.mjj).all()
+        assert len(np.unique(b["search/mjj"][...])) == n_search
+        assert (b["search/label"][...] == 1).all()
 
 
 # --- the evaluation and the summary ------------------------------------------------------
@@ -146,8 +158,9 @@ def write_point(tmp_path, rng, n_sb=60_000):
     info = {"check_auc": 0.5, "null_pull": 0.0, "null_sigma": 0.01}
     flat = rng.random((2, len(mjj)))
     grows = mjj + rng.normal(0, 0.3, (2, len(mjj)))
-    write_scores(tmp_path / "flat.h5", test_scores, info, None, flat, mjj)
-    write_scores(tmp_path / "grows.h5", test_scores, info, None, grows, mjj)
+    for name, scores in (("flat", flat), ("grows", grows)):
+        sideband = ScoredEvents(scores, mjj, np.zeros(len(mjj), np.int64))
+        write_scores(tmp_path / f"{name}.h5", test_scores, info, None, {"sideband": sideband})
     write_scores(tmp_path / "supervised.h5", test_scores, info)
     return [tmp_path / f"{m}.h5" for m in ("flat", "grows", "supervised")]
 

@@ -218,10 +218,26 @@ def _check_settings(cls: type, section: dict, key: str) -> None:
         raise GenhepError(f"invalid config: key {str(err).removeprefix('config key ')}") from None
 
 
+def _check_lacathode(section: dict) -> None:
+    """LaCATHODE classifies in a family's latent space: the rules leave the families
+    without one out of it, but with none at all it would have nothing to classify in."""
+    if "lacathode" not in section["methods"]:
+        return
+    families = section["families"]
+    if not any(FAMILY_SPECS[f].has_latent_map for f in families):
+        having = [f for f, spec in FAMILY_SPECS.items() if spec.has_latent_map]
+        raise GenhepError(
+            "invalid config: key cathode.methods: lacathode classifies in a density model's "
+            f"latent space, and none of cathode.families ({', '.join(families)}) has one "
+            f"(families with one: {', '.join(having)})"
+        )
+
+
 def check_cathode_config(section: dict) -> None:
     """Start-up check of the 'cathode' section (names the key): density families exist and
     their hyperparameters and training settings are valid, ANODE only with a likelihood,
-    SRs in range. Uses the families' declared hyperparameters: no torch."""
+    LaCATHODE only with a latent map, SRs in range. Uses the families' declared
+    hyperparameters: no torch."""
     for i, family in enumerate(section["families"]):
         _check_data_kind(family, "table", f"cathode.families[{i}]")
         if "anode" in section["methods"] and not FAMILY_SPECS[family].has_log_prob:
@@ -230,6 +246,7 @@ def check_cathode_config(section: dict) -> None:
                 f"invalid config: key cathode.methods: anode needs a density, and family "
                 f"{family!r} has no likelihood (families with one: {', '.join(with_density)})"
             )
+    _check_lacathode(section)
     density = section["density"]
     _check_settings(TrainSettings, density["train"], "cathode.density.train")
     for family, own in density["families"].items():

@@ -255,6 +255,66 @@ rule cathode_anode:
         STAGE_SHELL
 
 
+# LaCATHODE (Hallin et al., arXiv 2210.14924), for the families with a latent map: the
+# point's SR data, test set and held-out sideband mapped into the SB model's latent
+# space, N(0, I) draws as the template; the classifier then works in that space.
+rule cathode_latent:
+    input:
+        model=cathode_density_files("sb")["model"],
+        transform=CATHODE_DATA_FILES["transform"],
+        sr_data=CATHODE_DATA_FILES["sr_data"],
+        test=CATHODE_FIXED_FILES["test"],
+        sideband=CATHODE_DATA_FILES["sb_holdout"],
+        script=script("cathode_latent.py"),
+        code=family_code("cathode_latent.py"),
+    output:
+        latent_sr_data=CATHODE_LATENT_FILES["sr_data"],
+        latent_template=CATHODE_LATENT_FILES["template"],
+        latent_test=CATHODE_LATENT_FILES["test"],
+        latent_sideband=CATHODE_LATENT_FILES["sideband"],
+    log:
+        cathode_log(f"{layout.POINT}/latent_{{family}}"),
+    benchmark:
+        cathode_benchmark(f"{layout.POINT}/latent_{{family}}")
+    wildcard_constraints:
+        family="|".join(CATHODE_LATENT_FAMILIES),
+    threads: CATHODE_CFG["density"]["threads"]
+    resources:
+        **job_resources(CATHODE_CFG["density"], gpu=True, runtime=30),
+    params:
+        settings=cathode_template_params,
+        files=stage_files(),
+    shell:
+        STAGE_SHELL
+
+
+# As cathode_classify, on the latent files: SR data vs the latent template.
+rule cathode_lacathode:
+    input:
+        label1=CATHODE_LATENT_FILES["sr_data"],
+        label0=CATHODE_LATENT_FILES["template"],
+        test=CATHODE_LATENT_FILES["test"],
+        sideband=CATHODE_LATENT_FILES["sideband"],
+        script=script("cathode_classify.py"),
+        code=family_code("cathode_classify.py"),
+    output:
+        scores=f"{CATHODE_POINT}/{layout.scores('lacathode_{family}')}",
+    log:
+        cathode_log(f"{layout.POINT}/lacathode_{{family}}"),
+    benchmark:
+        cathode_benchmark(f"{layout.POINT}/lacathode_{{family}}")
+    wildcard_constraints:
+        family="|".join(CATHODE_LATENT_FAMILIES),
+    threads: CATHODE_CFG["classifier"]["threads"]
+    resources:
+        **job_resources(CATHODE_CFG["classifier"], gpu=True),
+    params:
+        settings=lambda wc: cathode_classify_params(wc, f"lacathode_{wc.family}"),
+        files=stage_files(),
+    shell:
+        STAGE_SHELL
+
+
 # The scores of every method, in the order of cathode.methods; their labels go in the
 # params (cathode_evaluate_params), one per file.
 rule cathode_evaluate:
@@ -287,6 +347,13 @@ rule cathode_evaluate:
             category="CATHODE",
             subcategory="SR {window} TeV, seed {seed}",
             labels={"signal injected": "{signal}", "plot": "sculpting"},
+        ),
+        bumphunt=report(
+            CATHODE_EVALUATION["bumphunt"],
+            caption="../report/cathode.rst",
+            category="CATHODE",
+            subcategory="SR {window} TeV, seed {seed}",
+            labels={"signal injected": "{signal}", "plot": "bump hunt"},
         ),
     log:
         cathode_log(f"{layout.POINT}/evaluate"),

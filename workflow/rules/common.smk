@@ -302,6 +302,7 @@ AMPLIFICATION_OUTPUTS = (
 # --- the CATHODE search ----------------------------------------------------------------------
 
 import genhep.settings.cathode as cathode_settings
+from genhep.hparams import FAMILY_SPECS
 
 CATHODE_CFG = config["cathode"]
 # Every CATHODE path is built from genhep.cathode.layout's names (patterns with the
@@ -317,6 +318,10 @@ CATHODE_DATA = f"{CATHODE_POINT}/{layout.DATA}"
 CATHODE_SUPERVISED = f"{CATHODE}/{layout.SUPERVISED_SCORES}"
 CATHODE_WINDOWS = [f"{w:.2f}" for w in CATHODE_CFG["windows"]]
 CATHODE_FAMILIES = CATHODE_CFG["families"]
+# LaCATHODE's: the families with a latent map (the others are not used by lacathode).
+CATHODE_LATENT_FAMILIES = [
+    f for f in CATHODE_FAMILIES if FAMILY_SPECS[f].has_latent_map
+]
 
 
 def cathode_files(directory, files):
@@ -327,6 +332,9 @@ def cathode_files(directory, files):
 CATHODE_FIXED_FILES = cathode_files(CATHODE_FIXED, layout.FIXED_FILES)
 CATHODE_DATA_FILES = cathode_files(CATHODE_DATA, layout.DATA_FILES)
 CATHODE_TEMPLATE = f"{CATHODE_POINT}/{layout.template()}"
+CATHODE_LATENT_FILES = cathode_files(
+    f"{CATHODE_POINT}/{layout.latent()}", layout.LATENT_FILES
+)
 CATHODE_EVALUATION = cathode_files(CATHODE_POINT, layout.EVALUATION_FILES)
 
 
@@ -446,6 +454,10 @@ def cathode_methods(window, seed, signal):
     for method in CATHODE_CFG["methods"]:
         if method in ("cathode", "anode"):
             for family in CATHODE_FAMILIES:
+                label = f"{method}_{family}"
+                out[label] = f"{point}/{layout.scores(label)}"
+        elif method == "lacathode":
+            for family in CATHODE_LATENT_FAMILIES:
                 label = f"{method}_{family}"
                 out[label] = f"{point}/{layout.scores(label)}"
         elif method == "supervised":

@@ -84,7 +84,8 @@ class BackgroundFit:
     covariance: np.ndarray  # of PivotDijet's a0..a3; zero row and column for a fixed a3
     edges: np.ndarray  # mjj bin edges, TeV
     counts: np.ndarray  # events (sum of weights) per bin
-    fitted: np.ndarray  # bool per bin: outside the SR, in the fit
+    fitted: np.ndarray  # bool per bin: outside the SR (and the excluded interval), fitted
+    signal_region: np.ndarray  # bool per bin: in the SR, predicted
     expected: np.ndarray  # the fit's count per bin, SR bins included
     n_obs: float  # events (sum of weights) in the SR
     b: float
@@ -153,9 +154,13 @@ def fit_sidebands(
     sqrt_s: float = 13.0,
     weights: np.ndarray | None = None,
     n_params: int = 4,
+    excluded: tuple[float, float] | None = None,
 ) -> BackgroundFit:
     """Fit the dijet function to the mjj histogram (``edges``, TeV) outside the SR
-    [lo, hi), whose bounds must be bin edges; predict the SR's background b ± σ_b."""
+    [lo, hi), whose bounds must be bin edges; predict the SR's background b ± σ_b.
+    ``excluded``: an interval around the SR where the events given are not the
+    spectrum's (CWoLa's short sidebands, held out of ``sb_holdout``): a bin that overlaps
+    it is neither fitted nor predicted."""
     edges, (lo, hi) = np.array(edges, dtype=np.float64), sr
     i_lo, i_hi = (int(np.argmin(np.abs(edges - v))) for v in (lo, hi))
     if not (np.isclose(edges[i_lo], lo) and np.isclose(edges[i_hi], hi) and i_lo < i_hi):
@@ -169,8 +174,12 @@ def fit_sidebands(
         w2, _ = np.histogram(mjj, edges, weights=np.asarray(weights) ** 2)
         data = np.column_stack([counts, w2])
         scale = np.divide(counts, w2, out=scale, where=w2 > 0)
-    fitted = np.ones(len(counts), dtype=bool)
-    fitted[i_lo:i_hi] = False
+    signal_region = np.zeros(len(counts), dtype=bool)
+    signal_region[i_lo:i_hi] = True
+    fitted = ~signal_region
+    if excluded is not None:
+        outside = (edges[1:] <= excluded[0] + 1e-9) | (edges[:-1] >= excluded[1] - 1e-9)
+        fitted &= outside
     if fitted.sum() <= n_params:
         raise GenhepError(f"{fitted.sum()} mjj bins outside the SR: too few for the dijet fit")
     xe = edges / sqrt_s
@@ -189,7 +198,7 @@ def fit_sidebands(
     expected, grad = model.bins(xe, a)
     free = np.array([True, True, True, not m.fixed["a3"]])
     cov = _covariance(grad[:, fitted], expected[fitted], scale[fitted], free)
-    g_b = grad[:, ~fitted].sum(axis=1)
+    g_b = grad[:, signal_region].sum(axis=1)
     sigma_b = float(np.sqrt(max(g_b @ cov @ g_b, 0.0)))
     return BackgroundFit(
         params=model.standard([float(v) for v in a]),
@@ -197,9 +206,10 @@ def fit_sidebands(
         edges=edges,
         counts=counts,
         fitted=fitted,
+        signal_region=signal_region,
         expected=expected,
-        n_obs=float(counts[~fitted].sum()),
-        b=float(expected[~fitted].sum()),
+        n_obs=float(counts[signal_region].sum()),
+        b=float(expected[signal_region].sum()),
         sigma_b=sigma_b,
         chi2=float(m.fval),
         ndf=int(fitted.sum() - free.sum()),
@@ -260,6 +270,8 @@ def bump_hunt(
     labels: np.ndarray | None = None,
     min_events: int = 50,
     n_params: int = 4,
+    excluded: tuple[float, float] | None = None,
+    sr_fraction: float = 1.0,
 ) -> list[dict]:
     """One row per background efficiency ε: keep score ≥ the (1 − ε) quantile of the
     SIDEBAND scores (a real search calibrates its cut outside the SR, assumed free of
@@ -267,7 +279,14 @@ def bump_hunt(
     SR count n_obs with b ± σ_b. ``labels`` (1 = signal), where known, add the true S and
     B in the SR after the cut and S/√B. ``scores``: every event's, SR and sidebands (the
     SR-trained classifier applied to held-out sideband events too). A cut leaving fewer
-    than ``min_events`` outside the SR is not fitted: ``reason`` says why, fit fields None."""
+    than ``min_events`` outside the SR is not fitted: ``reason`` says why, fit fields None.
+
+    ``excluded``: as ``fit_sidebands``'s. ``sr_fraction``: the SR events given are a random
+    share of the SR's (the classifiers' check slice: events no run trained on), the
+    sideband events all of theirs; the fitted SR background and its error are scaled by
+    it, to predict the count of the events given."""
+    if not 0 < sr_fraction <= 1:
+        raise GenhepError(f"sr_fraction {sr_fraction}: must be in (0, 1]")
     mjj, scores = np.asarray(mjj, dtype=np.float64), np.asarray(scores, dtype=np.float64)
     edges = default_edges(mjj, sr) if edges is None else np.asarray(edges, dtype=np.float64)
     in_sr = (mjj >= sr[0]) & (mjj < sr[1])
@@ -290,9 +309,12 @@ def bump_hunt(
         if row["n_sideband"] < min_events:
             row["reason"] = f"{row['n_sideband']} events outside the SR (< {min_events})"
         else:
-            fit = fit_sidebands(mjj[passed], edges, sr, sqrt_s, n_params=n_params)
-            z = local_significance(row["n_obs"], fit.b, fit.sigma_b)
-            row.update(b=fit.b, sigma_b=fit.sigma_b, excess=row["n_obs"] - fit.b, z=z)
+            fit = fit_sidebands(
+                mjj[passed], edges, sr, sqrt_s, n_params=n_params, excluded=excluded
+            )
+            b, sigma_b = sr_fraction * fit.b, sr_fraction * fit.sigma_b
+            z = local_significance(row["n_obs"], b, sigma_b)
+            row.update(b=b, sigma_b=sigma_b, excess=row["n_obs"] - b, z=z)
             row.update(chi2=fit.chi2, ndf=fit.ndf, valid=fit.valid, n_params=fit.n_params)
             row["reason"] = fit.note or None
         rows.append(row)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
@@ -43,36 +44,55 @@ def read_events(path: str | os.PathLike) -> Events:
     return Events(x, table["mjj"], table["label"], tuple(names))
 
 
+@dataclass(frozen=True)
+class ScoredEvents:
+    """A classifier's scores on a set of events beside the test set, with what the
+    evaluation needs of those events: their mjj and true label (1 signal, 0 background).
+
+    Two such sets (``SCORED_SETS``): ``sideband``, the point's sideband events that no
+    classifier trains on (``sb_holdout``: the sculpting measurement and the bump hunt's
+    fit), and ``search``, the SR data events of the check slice, held out from every run
+    (the bump hunt's observed SR count: scores no run was trained on)."""
+
+    scores: np.ndarray  # (runs, n), as a test set's
+    mjj: np.ndarray  # (n,), TeV
+    label: np.ndarray  # (n,)
+
+
+SCORED_SETS = ("sideband", "search")
+
+
 def write_scores(
     output,
     scores: np.ndarray,
     info: Mapping[str, Any],
     per_run: Mapping[str, np.ndarray] | None = None,
-    sideband_scores: np.ndarray | None = None,
-    sideband_mjj: np.ndarray | None = None,
+    scored: Mapping[str, ScoredEvents] | None = None,
 ) -> None:
     """A method's test scores (runs × n_test), as ``stage_evaluate.run`` reads them: dataset
     ``scores``, one dataset per entry of ``per_run`` (for classifiers: each run's
-    ``check_auc_per_run`` and ``selection_auc_per_run``), the run's facts as attributes.
-    With ``sideband_scores`` (runs × n, as ``scores``) and their events' ``sideband_mjj``
-    (n,): the scores on the held-out sideband background (``read_sideband``), for the
-    sculpting measurement."""
-    if (sideband_scores is None) != (sideband_mjj is None):
-        raise ValueError("write_scores: sideband_scores and sideband_mjj go together")
+    ``check_auc_per_run`` and ``selection_auc_per_run``), the run's facts as attributes,
+    and a group per set of ``scored`` (names from ``SCORED_SETS``; ``read_scored``)."""
+    unknown = set(scored or {}) - set(SCORED_SETS)
+    if unknown:
+        raise ValueError(f"write_scores: unknown scored set(s) {sorted(unknown)}")
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("scores", data=scores.astype(np.float32))
         for name, values in (per_run or {}).items():
             f.create_dataset(name, data=values)
-        if sideband_scores is not None:
-            f.create_dataset("sideband_scores", data=sideband_scores.astype(np.float32))
-            f.create_dataset("sideband_mjj", data=np.asarray(sideband_mjj, dtype=np.float64))
+        for name, events in (scored or {}).items():
+            g = f.create_group(name)
+            g.create_dataset("scores", data=np.asarray(events.scores, dtype=np.float32))
+            g.create_dataset("mjj", data=np.asarray(events.mjj, dtype=np.float64))
+            g.create_dataset("label", data=np.asarray(events.label, dtype=np.int64))
         for k, v in info.items():
             f.attrs[k] = v
 
 
-def read_sideband(f: h5py.File) -> tuple[np.ndarray, np.ndarray] | None:
-    """The (runs × n) scores on the held-out sideband background and their mjj (n,), of an
-    open scores file; None where the method has none (supervised, ANODE)."""
-    if "sideband_scores" not in f:
+def read_scored(f: h5py.File, name: str) -> ScoredEvents | None:
+    """The scored set ``name`` (``SCORED_SETS``) of an open scores file; None where the
+    method has none (supervised and ANODE: no sideband or check-slice scores)."""
+    if name not in f:
         return None
-    return f["sideband_scores"][...], f["sideband_mjj"][...]
+    g = f[name]
+    return ScoredEvents(g["scores"][...], g["mjj"][...], g["label"][...])

@@ -29,20 +29,26 @@ branch's directory (``results/cathode``):
             training.json
         density/{region}/{family}.ckpt          density_checkpoint(): while it trains
         template/{family}.h5                    template(): the SR background template
+        latent/{family}/                        latent(), LATENT_FILES: LaCATHODE's events
+            sr_data.h5, template.h5,            in the SB model's latent space: the SR
+            test.h5, sideband.h5                data, N(0, I) draws as the template, the
+                                                test set and sb_holdout, each mapped
         scores/{method}.h5                      scores(): test scores, one row per run
         evaluation.json, curves.h5,             EVALUATION_FILES: the point's figures
-        sic.png, rejection.png, sculpting.png   of merit
+        sic.png, rejection.png, sculpting.png,  of merit, and the bump hunt's fits
+        bumphunt.png
     summary.csv, summary.md, max_sic.png        SUMMARY_FILES: max SIC over every point
 
 Relative paths: TOY, EVENTS, WINDOW_SEED, FIXED, SUPERVISED_SCORES, POINT and
 SUMMARY_FILES to the branch's directory; DATA, density(), density_checkpoint(),
-template(), scores() and EVALUATION_FILES to a point's; FIXED_FILES, DATA_FILES and
-DENSITY_FILES to their own directory. Each is a ``str.format`` template whose fields
-are the rules' wildcards: ``window`` (the SR centre in TeV, two decimals),
-``seed``, ``signal`` (injected signal events), ``region`` (``sb`` or ``sr``), ``family``
-(a density family) and ``method`` (a method label: ``cathode_<family>``,
-``anode_<family>``, ``idealized``, ``cwola``). The functions' arguments default to
-those wildcards, so that called without them they give the rules' patterns.
+template(), latent(), scores() and EVALUATION_FILES to a point's; FIXED_FILES,
+DATA_FILES, DENSITY_FILES and LATENT_FILES to their own directory. Each is a
+``str.format`` template whose fields are the rules' wildcards: ``window`` (the SR centre
+in TeV, two decimals), ``seed``, ``signal`` (injected signal events), ``region`` (``sb``
+or ``sr``), ``family`` (a density family) and ``method`` (a method label:
+``cathode_<family>``, ``anode_<family>``, ``lacathode_<family>``, ``idealized``,
+``cwola``). The functions' arguments default to those wildcards, so that called without
+them they give the rules' patterns.
 """
 
 from __future__ import annotations
@@ -97,6 +103,21 @@ def template(family: str = "{family}") -> str:
     return f"template/{family}.h5"
 
 
+def latent(family: str = "{family}") -> str:
+    """LaCATHODE's directory for one family's SB model (``LATENT_FILES``: stage_latent)."""
+    return f"latent/{family}"
+
+
+# The point's events as the SB model's latent image z = f(x; mjj) (columns z0, z1, ...),
+# and the latent template (N(0, I) draws): the lacathode classifier's inputs.
+LATENT_FILES = {
+    "sr_data": "sr_data.h5",
+    "template": "template.h5",
+    "test": "test.h5",
+    "sideband": "sideband.h5",
+}
+
+
 def scores(method: str = "{method}") -> str:
     return f"scores/{method}.h5"
 
@@ -107,6 +128,7 @@ EVALUATION_FILES = {
     "sic": "sic.png",
     "rejection": "rejection.png",
     "sculpting": "sculpting.png",
+    "bumphunt": "bumphunt.png",
 }
 
 # --- over every point, in the branch's directory ----------------------------------------

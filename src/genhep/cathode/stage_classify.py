@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from genhep.cathode.classifier import train_anomaly_classifier
-from genhep.cathode.files import read_events, write_scores
+from genhep.cathode.classifier import ClassifierResult, train_anomaly_classifier
+from genhep.cathode.datasets import Events
+from genhep.cathode.files import ScoredEvents, read_events, write_scores
 from genhep.settings.cathode import ClassifyJobSettings
 from genhep.stage import Files, Stage
 
@@ -20,7 +21,9 @@ def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]
     and write its scores on ``inputs.test`` (runs × n_test) to ``outputs.scores``, with
     its null check on the check slice held out from every run (``null_check``). With
     ``inputs.sideband`` (the point's held-out sideband background, ``sb_holdout``), its
-    scores on those events too (runs × n, and their mjj), for the sculpting measurement.
+    scores on those events too (runs × n, their mjj and labels), for the sculpting
+    measurement and the bump hunt's fit, and those of the SR data in the check slice
+    (``search_slice``), for the bump hunt's SR count.
 
     ``s.label0_ratio`` caps the label-0 set at that multiple of label 1 (the idealized
     detector's true background is as large as CATHODE's template, no larger).
@@ -47,11 +50,13 @@ def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]
         "check_auc_per_run": result.check_auc_per_run,
         "selection_auc_per_run": result.selection_auc,  # biased: those events chose the epochs
     }
-    extra = {}
+    scored = {}
     if sideband is not None:
-        extra = {"sideband_scores": result.extra_scores, "sideband_mjj": sideband.mjj}
+        scored["sideband"] = ScoredEvents(result.extra_scores, sideband.mjj, sideband.label)
+        scored["search"] = search_slice(result, x1)
         info["n_sideband"] = len(sideband)
-    write_scores(outputs.scores, result.scores, info, per_run, **extra)
+        info["search_fraction"] = len(scored["search"].mjj) / len(x1)
+    write_scores(outputs.scores, result.scores, info, per_run, scored)
     log.info(
         "%s: %d vs %d events, %d runs; check AUC %.4f on %d vs %d held-out events"
         " (null spread %.4f, pull %+.1f)",
@@ -66,6 +71,17 @@ def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]
         check["null_pull"],
     )
     return info
+
+
+def search_slice(result: ClassifierResult, label1: Events) -> ScoredEvents:
+    """The label-1 events of the check slice (for CATHODE and its baselines: SR data) and
+    the runs' scores on them: no run trained on them or chose its epochs with them, so
+    a cut on these scores selects events as it would unseen data. The bump hunt counts
+    them in the SR; they are a random ``check_fraction`` of the SR data (exactly
+    ``search_fraction``), by which it scales the fitted background."""
+    ones = result.check_labels == 1
+    rows = result.check_index[ones]  # label 1 comes first in the check slice's rows
+    return ScoredEvents(result.check_scores[:, ones], label1.mjj[rows], label1.label[rows])
 
 
 STAGE = Stage(

@@ -43,13 +43,14 @@ def write_model_inputs(
 
 
 def sideband_holdout(data: Events, outside_short: np.ndarray) -> Events:
-    """The data's background events in the sidebands outside CWoLa's short sidebands
+    """The data's events in the sidebands outside CWoLa's short sidebands
     (``outside_short``): no method's classifier trains on them (CATHODE, the idealized
-    and the supervised ones train on SR events, CWoLa on the short sidebands), so a
-    classifier's score on them shows how a cut on it reshapes the background's mjj
-    spectrum (``genhep.cathode.sculpting``). Background only: it is the background's
-    shape that a cut must not sculpt; the injected signal there is left out."""
-    return data.where(outside_short & (data.label == 0))
+    and the supervised ones train on SR events, CWoLa on the short sidebands). A
+    classifier's score on their background shows how a cut on it reshapes the
+    background's mjj spectrum (``genhep.cathode.sculpting``: background only, by their
+    labels), and on all of them, signal included as in real data, the bump hunt fits
+    the spectrum outside the SR (``genhep.cathode.bumphunt``)."""
+    return data.where(outside_short)
 
 
 def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
@@ -57,8 +58,8 @@ def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
     (``outputs.sr_data``), CWoLa's short sidebands (``sb_short``), the SB and SR density
     models' splits (``sb_train``, ``sb_val``, ``sr_train``, ``sr_val``) in the space of
     the preprocessing fitted on the SB training events (``transform``), and the point's
-    counts (``counts``); and the events no classifier trains on, on which the
-    classifiers' sculpting is measured (``sb_holdout``)."""
+    counts (``counts``); and the sideband events no classifier trains on, on which the
+    classifiers' sculpting is measured and the bump hunt fits (``sb_holdout``)."""
     window, seed, level = s.window, s.seed, s.signal
     events = load_events(inputs.events, s.features)
     split = as_config(s.background_split)
@@ -89,6 +90,7 @@ def run(s: PointDataSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
         "signal_sb": int(sb.label.sum()),
         "background_sb": int((sb.label == 0).sum()),
         "sb_holdout": len(holdout),
+        "sb_holdout_background": int((holdout.label == 0).sum()),
         # mjj of the short sidebands and the SR between them: no sb_holdout event there
         "sb_holdout_gap": [
             regions.sr_low - s.cwola_sideband_width,

@@ -11,8 +11,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from genhep.cathode.files import read_events, read_sideband
+from genhep.cathode.files import ScoredEvents, read_events, read_scored
 from genhep.cathode.sculpting import gap_edges, plot_sculpting_methods, sculpting
+from genhep.cathode.search import method_bump_hunt, plot_bump_hunts
 from genhep.cathode.sic import run_summary
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
@@ -49,23 +50,30 @@ def json_safe(rows: list[dict]) -> list[dict]:
     ]
 
 
+def background_of(sideband: ScoredEvents) -> tuple[np.ndarray, np.ndarray]:
+    """The mjj and the runs' mean score of the background events of a scored sideband
+    set: sculpting is the change of the background's shape."""
+    background = sideband.label == 0
+    return sideband.mjj[background], sideband.scores.mean(axis=0)[background]
+
+
 def sculpting_of(
-    sidebands: dict[str, tuple[np.ndarray, np.ndarray]], counts: dict[str, Any]
+    sidebands: dict[str, ScoredEvents], counts: dict[str, Any]
 ) -> tuple[dict[str, list[dict]], np.ndarray | None]:
-    """Each method's sculpting rows ({method: rows}) from its (runs × n) scores on the
-    held-out sideband events and their mjj, cut on the runs' mean score; and the mjj
-    edges, one set for every method (``gap_edges``: the SR and CWoLa's short sidebands,
-    where no such event lies, are one empty bin)."""
+    """Each method's sculpting rows ({method: rows}) from its scores on the held-out
+    sideband background, cut on the runs' mean score; and the mjj edges, one set for
+    every method (``gap_edges``: the SR and CWoLa's short sidebands, where no such event
+    lies, are one empty bin)."""
     if not sidebands:
         return {}, None
-    mjj = next(iter(sidebands.values()))[1]
+    mjj = background_of(next(iter(sidebands.values())))[0]
     edges = gap_edges(mjj, counts["sb_holdout_gap"], SCULPTING_BINS)
-    rows = {
-        method: json_safe(
-            sculpting(m, s.mean(axis=0), SCULPTING_EFFICIENCIES, edges, SCULPTING_MIN_EVENTS)
+    rows = {}
+    for method, sideband in sidebands.items():
+        m, s = background_of(sideband)
+        rows[method] = json_safe(
+            sculpting(m, s, SCULPTING_EFFICIENCIES, edges, SCULPTING_MIN_EVENTS)
         )
-        for method, (s, m) in sidebands.items()
-    }
     return rows, edges
 
 
@@ -87,20 +95,24 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
     scored against the labels of ``inputs.test``; the point's ``inputs.counts`` go into
     ``outputs.evaluation`` beside them, the curves into ``curves``, ``sic`` and
     ``rejection``. For the methods whose scores file holds scores on the held-out sideband
-    background (``sideband_scores``): how a cut on the runs' mean score sculpts its mjj
-    spectrum (``sculpting`` in each method's entry, plotted to ``sculpting``)."""
+    events and the SR check slice (``files.SCORED_SETS``): how a cut on the runs' mean
+    score sculpts the background's mjj spectrum (``sculpting`` in each method's entry,
+    plotted to ``sculpting``), and the bump hunt after such cuts (``bump_hunt``,
+    ``genhep.cathode.search``; plotted to ``bumphunt``)."""
     score_paths = method_scores(settings, inputs.scores)
     labels = read_events(inputs.test).label
     counts = json.loads(Path(inputs.counts).read_text())
     tpr = np.linspace(0.0, 1.0, settings.tpr_points + 1)[1:]
-    summaries, methods, sidebands = {}, {}, {}
+    summaries, methods, sidebands, searches = {}, {}, {}, {}
     for method, path in score_paths.items():
         with h5py.File(path, "r") as f:
             scores = f["scores"][...]
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
-            sideband = read_sideband(f)
+            sideband, search = read_scored(f, "sideband"), read_scored(f, "search")
         if sideband is not None:
             sidebands[method] = sideband
+            if search is not None:
+                searches[method] = (sideband, search, attrs["search_fraction"])
         s = run_summary(labels, scores, tpr, settings.min_background)
         summaries[method] = s
         methods[method] = {
@@ -113,6 +125,10 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
     sculpted, edges = sculpting_of(sidebands, counts)
     for method, rows in sculpted.items():
         methods[method]["sculpting"] = rows
+    for method, (sideband, search, fraction) in searches.items():
+        methods[method]["bump_hunt"] = json_safe(
+            method_bump_hunt(sideband, search, fraction, counts)
+        )
     first = next(iter(summaries.values()))
     result = {
         **counts,
@@ -135,6 +151,7 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
         with atomic_path(outputs[kind]) as tmp:
             plot_sic_curves(tpr, summaries, kind, tmp, title, first["fpr_floor"])
     plot_point_sculpting(sidebands, edges, counts, outputs.sculpting)
+    plot_bump_hunts(searches, counts, outputs.bumphunt)
     write_text_atomic(outputs.evaluation, json.dumps(result, indent=2))
     for method, m in methods.items():
         lo, mid, hi = m["max_sic"]
@@ -166,14 +183,14 @@ def plot_point_sculpting(sidebands, edges, counts, path) -> None:
             fig.savefig(tmp, format="png")
         plt.close(fig)
         return
-    panels = {method: (m, s.mean(axis=0)) for method, (s, m) in sidebands.items()}
+    panels = {method: background_of(sideband) for method, sideband in sidebands.items()}
+    n = len(next(iter(panels.values()))[0])
     title = (
-        f"held-out sideband background ({counts['sb_holdout']} events outside"
+        f"held-out sideband background ({n} events outside"
         f" [{counts['sb_holdout_gap'][0]:.2f}, {counts['sb_holdout_gap'][1]:.2f}) TeV),"
         f" {counts['signal_injected']} signal injected"
     )
     # Only the cuts measured (those keeping enough events); the loosest always drawn.
-    n = len(next(iter(panels.values()))[0])
     shown = [e for e in SCULPTING_EFFICIENCIES if round(e * n) >= SCULPTING_MIN_EVENTS]
     plot_sculpting_methods(panels, shown or SCULPTING_EFFICIENCIES[:1], path, title, edges=edges)
 
@@ -183,7 +200,7 @@ STAGE = Stage(
     run,
     CathodeEvaluationSettings,
     inputs=("scores*", "test", "counts"),
-    outputs=("evaluation", "curves", "sic", "rejection", "sculpting"),
+    outputs=("evaluation", "curves", "sic", "rejection", "sculpting", "bumphunt"),
     description="CATHODE: SIC and rejection curves of every method at one search point, and"
     " the sculpting of the sideband background by cuts on their scores.",
 )
