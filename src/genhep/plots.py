@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genhep.io.atomic import atomic_path  # noqa: E402
+
 
 def plot_loss_history(
     history: list[dict], path: str | os.PathLike, title: str, best_epoch: int
@@ -279,4 +281,17 @@ def plot_max_sic_scan(rows: list[dict], path: str | os.PathLike) -> None:
             )
             ax.legend(loc="upper left")
         fig.savefig(path, dpi=110, format="png")
+        plt.close(fig)
+
+
+def text_figure(path: str | os.PathLike, text: str) -> None:
+    """A figure that only says ``text``, written atomically: an output that exists where
+    there is nothing to plot (no SIC in a window without signal, no method scored on the
+    sidebands)."""
+    fig = plt.figure(figsize=(6, 2))
+    fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
         plt.close(fig)

@@ -391,6 +391,12 @@ rule cathode_summary:
             category="CATHODE",
             labels={"table": "max SIC vs S/B"},
         ),
+        significance=report(
+            CATHODE_SUMMARY["significance"],
+            caption="../report/cathode.rst",
+            category="CATHODE",
+            labels={"table": "local significance per SR window"},
+        ),
     log:
         cathode_log("summary"),
     benchmark:

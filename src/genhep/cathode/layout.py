@@ -37,7 +37,8 @@ branch's directory (``results/cathode``):
         evaluation.json, curves.h5,             EVALUATION_FILES: the point's figures
         sic.png, rejection.png, sculpting.png,  of merit, and the bump hunt's fits
         bumphunt.png
-    summary.csv, summary.md, max_sic.png        SUMMARY_FILES: max SIC over every point
+    summary.csv, summary.md, max_sic.png,       SUMMARY_FILES: max SIC, sculpting and the
+    significance.png                            bump hunt over every point, Z per window
 
 Relative paths: TOY, EVENTS, WINDOW_SEED, FIXED, SUPERVISED_SCORES, POINT and
 SUMMARY_FILES to the branch's directory; DATA, density(), density_checkpoint(),
@@ -133,4 +134,9 @@ EVALUATION_FILES = {
 
 # --- over every point, in the branch's directory ----------------------------------------
 
-SUMMARY_FILES = {"csv": "summary.csv", "md": "summary.md", "plot": "max_sic.png"}
+SUMMARY_FILES = {
+    "csv": "summary.csv",
+    "md": "summary.md",
+    "plot": "max_sic.png",
+    "significance": "significance.png",
+}

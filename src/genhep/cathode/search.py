@@ -153,3 +153,61 @@ def significance_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "bump_z": cut["z"] if cut else None,
         "bump_z_simple": cut.get("z_simple") if cut else None,
     }
+
+
+def plot_significance_scan(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> None:
+    """The look-elsewhere picture of a scan: the local significance of each SR window
+    (x: its centre), one panel per injected signal level, a line per method at its
+    tightest fitted cut (seeds as their own lines), and the significance without any cut
+    in grey. Written atomically; a figure that says so where no point has a bump hunt."""
+    import matplotlib.pyplot as plt
+
+    from genhep.plots import _hep_style, text_figure
+
+    rows = [r for r in rows if r.get("z_no_cut") is not None]
+    if not rows:
+        text_figure(path, "no bump hunt: no method scored on the sidebands")
+        return
+    levels = sorted({r["signal_injected"] for r in rows})
+    methods = sorted({r["method"] for r in rows})
+    with plt.style.context(_hep_style()):
+        fig, axes = plt.subplots(
+            1, len(levels), figsize=(5 * len(levels), 4), squeeze=False, layout="constrained"
+        )
+        for ax, level in zip(axes[0], levels, strict=True):
+            at = [r for r in rows if r["signal_injected"] == level]
+            for seed in sorted({r["seed"] for r in at}):
+                line = sorted((r for r in at if r["seed"] == seed), key=lambda r: r["window"])
+                first = seed == min(r["seed"] for r in at)
+                ax.plot(
+                    [r["window"] for r in line if r["method"] == line[0]["method"]],
+                    [r["z_no_cut"] for r in line if r["method"] == line[0]["method"]],
+                    "s--",
+                    color="tab:gray",
+                    ms=3,
+                    label="no cut" if first else None,
+                )
+                for i, method in enumerate(methods):
+                    pts = [r for r in line if r["method"] == method and r["bump_z"] is not None]
+                    ax.plot(
+                        [r["window"] for r in pts],
+                        [r["bump_z"] for r in pts],
+                        "o-",
+                        color=plt.get_cmap("tab10")(i % 10),
+                        ms=4,
+                        label=method if first else None,
+                    )
+            ax.axhline(0, color="black", lw=0.6)
+            for z in (-2, 2):
+                ax.axhline(z, color="tab:gray", lw=0.6, ls=":")
+            ax.set(
+                xlabel="SR centre [TeV]",
+                ylabel="local significance Z",
+                title=f"{level} signal events injected",
+            )
+            ax.legend(fontsize=7)
+        try:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=110, format="png")
+        finally:
+            plt.close(fig)

@@ -29,6 +29,8 @@ def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]
     detector's true background is as large as CATHODE's template, no larger).
     """
     x1, x0, test = (read_events(p) for p in (inputs.label1, inputs.label0, inputs.test))
+    if len(x1) == 0:
+        return not_applicable(s, inputs, outputs)
     sideband = read_events(inputs.sideband) if inputs.sideband is not None else None
     if s.label0_ratio is not None and len(x0) > s.label0_ratio * len(x1):
         x0 = x0.take(np.arange(int(round(s.label0_ratio * len(x1)))))
@@ -70,6 +72,18 @@ def run(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]
         check["null_sigma"],
         check["null_pull"],
     )
+    return info
+
+
+def not_applicable(s: ClassifyJobSettings, inputs: Files, outputs: Files) -> dict[str, Any]:
+    """A job with no label-1 events: the supervised classifier in a window without signal
+    (most windows of a search). It writes a scores file with no runs that says why, and
+    the evaluation reports the method as not applicable there: not an error."""
+    reason = f"{inputs.label1} holds no events (label 1 of {s.method}): no signal in this SR"
+    info = {"method": s.method, "runs": 0, "applicable": False, "reason": reason}
+    n_test = len(read_events(inputs.test))
+    write_scores(outputs.scores, np.empty((0, n_test), dtype=np.float32), info)
+    log.info("%s: not applicable: %s", s.method, reason)
     return info
 
 

@@ -17,7 +17,7 @@ from genhep.cathode.search import method_bump_hunt, plot_bump_hunts
 from genhep.cathode.sic import run_summary
 from genhep.errors import GenhepError
 from genhep.io.atomic import atomic_path, write_text_atomic
-from genhep.plots import plot_sic_curves
+from genhep.plots import plot_sic_curves, text_figure
 from genhep.settings.cathode import CathodeEvaluationSettings
 from genhep.stage import Files, Stage
 
@@ -103,25 +103,38 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
     labels = read_events(inputs.test).label
     counts = json.loads(Path(inputs.counts).read_text())
     tpr = np.linspace(0.0, 1.0, settings.tpr_points + 1)[1:]
+    n_signal = int((labels == 1).sum())
+    no_sic = None
+    if n_signal < settings.min_signal:
+        no_sic = (
+            f"not applicable: the SR test set holds {n_signal} signal events (fewer than"
+            f" cathode.evaluation.min_signal = {settings.min_signal}): a window without signal"
+        )
     summaries, methods, sidebands, searches = {}, {}, {}, {}
     for method, path in score_paths.items():
         with h5py.File(path, "r") as f:
             scores = f["scores"][...]
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
             sideband, search = read_scored(f, "sideband"), read_scored(f, "search")
+        if not attrs.get("applicable", True):  # stage_classify.not_applicable
+            methods[method] = {"applicable": False, "reason": attrs["reason"], "runs": 0}
+            continue
         if sideband is not None:
             sidebands[method] = sideband
             if search is not None:
                 searches[method] = (sideband, search, attrs["search_fraction"])
-        s = run_summary(labels, scores, tpr, settings.min_background)
-        summaries[method] = s
-        methods[method] = {
-            "max_sic": s["max_sic"].tolist(),
-            "max_sic_ensemble": s["max_sic_ensemble"],
-            "auc": s["auc"].tolist(),
-            "runs": s["runs"],
-            **{k: attrs[k] for k in CHECK_KEYS if k in attrs},
-        }
+        entry = {"runs": len(scores), **{k: attrs[k] for k in CHECK_KEYS if k in attrs}}
+        if no_sic is None:
+            s = run_summary(labels, scores, tpr, settings.min_background)
+            summaries[method] = s
+            entry |= {
+                "max_sic": s["max_sic"].tolist(),
+                "max_sic_ensemble": s["max_sic_ensemble"],
+                "auc": s["auc"].tolist(),
+            }
+        else:
+            entry |= {"max_sic": None, "max_sic_ensemble": None, "auc": None, "sic": no_sic}
+        methods[method] = {"applicable": True, **entry}
     sculpted, edges = sculpting_of(sidebands, counts)
     for method, rows in sculpted.items():
         methods[method]["sculpting"] = rows
@@ -129,16 +142,17 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
         methods[method]["bump_hunt"] = json_safe(
             method_bump_hunt(sideband, search, fraction, counts)
         )
-    first = next(iter(summaries.values()))
     result = {
         **counts,
-        "fpr_floor": first["fpr_floor"],
-        "test_signal": first["n_signal"],
-        "test_background": first["n_background"],
+        "fpr_floor": settings.min_background / int((labels == 0).sum()),
+        "test_signal": n_signal,
+        "test_background": int((labels == 0).sum()),
+        "sic": no_sic or "measured",
         "methods": methods,
     }
     with atomic_path(outputs.curves) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("tpr", data=tpr)
+        f.attrs["sic"] = no_sic or "measured"
         for method, s in summaries.items():
             g = f.create_group(method)
             g.create_dataset("sic", data=s["sic"])  # rows: 16%, median, 84% over runs
@@ -148,14 +162,20 @@ def run(settings: CathodeEvaluationSettings, inputs: Files, outputs: Files) -> d
         f"in {counts['background_sr']} background (S/B {100 * counts['s_over_b']:.2f}%)"
     )
     for kind in ("sic", "rejection"):
-        with atomic_path(outputs[kind]) as tmp:
-            plot_sic_curves(tpr, summaries, kind, tmp, title, first["fpr_floor"])
+        if summaries:
+            with atomic_path(outputs[kind]) as tmp:
+                plot_sic_curves(tpr, summaries, kind, tmp, title, result["fpr_floor"])
+        else:
+            text_figure(outputs[kind], f"{title}\n{kind}: {no_sic or 'no classifier'}")
     plot_point_sculpting(sidebands, edges, counts, outputs.sculpting)
     plot_bump_hunts(searches, counts, outputs.bumphunt)
     write_text_atomic(outputs.evaluation, json.dumps(result, indent=2))
     for method, m in methods.items():
-        lo, mid, hi = m["max_sic"]
-        log.info("%s: max SIC %.2f [%.2f, %.2f]", method, mid, lo, hi)
+        if m.get("max_sic") is not None:
+            lo, mid, hi = m["max_sic"]
+            log.info("%s: max SIC %.2f [%.2f, %.2f]", method, mid, lo, hi)
+        else:
+            log.info("%s: SIC %s", method, m.get("sic") or m.get("reason"))
         for r in m.get("sculpting", []):
             if r["skipped"] is None:
                 log.info(
@@ -175,13 +195,7 @@ def plot_point_sculpting(sidebands, edges, counts, path) -> None:
     """The sculpting figure of a point: a panel per method with sideband scores. Without
     any (only supervised and ANODE asked for), one that says so: the output exists."""
     if not sidebands:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(4, 2))
-        fig.text(0.5, 0.5, "no method with held-out sideband scores", ha="center")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
+        text_figure(path, "no method with held-out sideband scores")
         return
     panels = {method: background_of(sideband) for method, sideband in sidebands.items()}
     n = len(next(iter(panels.values()))[0])

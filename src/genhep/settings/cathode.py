@@ -275,6 +275,13 @@ class CathodeEvaluationSettings(Settings):
         minimum=1,
     )
     tpr_points: int = setting(200, minimum=10)
+    min_signal: int = setting(
+        20,
+        "SIC needs at least this many signal events in the SR's test set: a window with"
+        " fewer (most windows of a scan) reports its background-only figures (null check,"
+        " sculpting, bump hunt) and marks SIC and the supervised classifier not applicable",
+        minimum=1,
+    )
     methods: Sequence[str] = job_value("the label of each --scores file, in order", ())
 
     KEY = "cathode.evaluation"
