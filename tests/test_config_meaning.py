@@ -94,6 +94,16 @@ def test_cathode_cpu_yaml_plans_its_own_sizes_and_nothing_of_config_yaml():
     assert "rule amplify" not in plan("--configfile", "config/cathode_cpu.yaml")
 
 
+def test_cathode_scan_yaml_plans_two_windows_with_lacathode_and_the_baselines():
+    out = plan("results/cathode/summary.csv", "--configfile", "config/cathode_scan.yaml")
+    methods = {p["method"] for p in classifier_params(out)}
+    assert methods == {"cathode_maf", "lacathode_maf", "idealized", "cwola", "supervised"}
+    windows = set(re.findall(r"wildcards: window=(\d\.\d\d), seed=0, signal=(\d+)", out))
+    assert windows == {(w, n) for w in ("3.50", "4.50") for n in ("0", "800")}
+    assert len(commands(out, "cathode_latent.py")) == 4
+    assert "rule amplify" not in plan("--configfile", "config/cathode_scan.yaml")
+
+
 def test_pythia_yaml_plans_pythia_shards_and_its_own_training():
     out = plan("--configfile", "config/pythia.yaml")
     shards = commands(out, "generate_pythia.py")
