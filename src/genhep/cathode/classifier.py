@@ -213,9 +213,6 @@ def _train_mlp(
             logits.squeeze(-1), y_all[idx], weight=weight[idx]
         )
 
-    def predict(net, inputs):
-        return torch.sigmoid(net(inputs)).squeeze(-1)
-
     scores, check_scores, selection_aucs, extra_scores = [], [], [], []
     for run in range(s.runs):
         train_rows, select_rows = run_split(len(y), check, s, run)
@@ -225,7 +222,8 @@ def _train_mlp(
         torch.manual_seed(s.seed * 1000 + run)
         net = mlp(x.shape[1], 1, s.hidden, s.layers, activation=nn.ReLU).to(dev)
         opt = adam(net.parameters(), s.lr)
-        # (epoch-choice loss, test, check, epoch-choice predictions, the epoch's weights)
+        # (epoch-choice loss, epoch-choice predictions, the epoch's weights): the test,
+        # check and extra events are scored after training, by the kept best epochs
         best: list[tuple] = []
         for _ in range(s.epochs):
             order = train[torch.randperm(len(train), generator=g).to(dev)]
@@ -242,21 +240,18 @@ def _train_mlp(
                 best.append(
                     (
                         float(bce(select_logits, select)),
-                        predict(net, x_test_t),
-                        predict(net, x_all[check_t]),
                         torch.sigmoid(select_logits).squeeze(-1),
-                        None if x_extra_t is None else _weights(net),
+                        _weights(net),
                     )
                 )
                 best = sorted(best, key=lambda b: b[0])[: s.best_epochs]  # bounded memory
-        test_mean, check_mean, select_mean = (
-            torch.stack([b[i] for b in best]).mean(0).cpu().numpy() for i in (1, 2, 3)
-        )
-        scores.append(test_mean)
-        check_scores.append(check_mean)
+        select_mean = torch.stack([b[1] for b in best]).mean(0).cpu().numpy()
+        kept = [b[2] for b in best]
+        scores.append(_best_epochs_predict(net, kept, x_test_t))
+        check_scores.append(_best_epochs_predict(net, kept, x_all[check_t]))
         selection_aucs.append(roc_auc_score(y[select_rows], select_mean))
         if x_extra_t is not None:
-            extra_scores.append(_best_epochs_predict(net, [b[4] for b in best], x_extra_t))
+            extra_scores.append(_best_epochs_predict(net, kept, x_extra_t))
     return ClassifierResult(
         scores=np.stack(scores),
         check_scores=np.stack(check_scores),
@@ -275,9 +270,10 @@ def _weights(net: nn.Module) -> dict[str, torch.Tensor]:
 def _best_epochs_predict(net: nn.Module, weights: list[dict], x: torch.Tensor) -> np.ndarray:
     """The mean prediction on ``x`` of the best epochs, each by its kept ``weights``.
 
-    Why after training and not at every epoch as the test set: the sideband set is ~10x
-    the test set, and scoring it at every epoch (most epochs are not among the best) cost
-    ~9 s per job on a CPU. The same weights on the same inputs give the same numbers."""
+    Why after training and not at every epoch: most epochs are not among the best, and
+    scoring the test, check and sideband sets at every epoch cost a CPU job ~9 s for the
+    sideband set alone. The same weights on the same inputs give the same numbers, bit
+    for bit (tests/test_cathode_sculpting.py pins the scores)."""
     predictions = []
     with torch.no_grad():
         for w in weights:
