@@ -495,12 +495,16 @@ def test_sigkill_leaves_no_complete_looking_output_and_rerun_incomplete_recovers
     proc = subprocess.Popen(cmd, env=env_with_venv(), cwd=tmp_path, start_new_session=True)
     output = tmp_path / "results" / "features" / "events.h5"
     deadline = time.monotonic() + 300
+
+    def command(p):  # a child that ends meanwhile (a zombie, or gone) runs nothing
+        try:
+            return " ".join(p.cmdline())
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            return ""
+
     while time.monotonic() < deadline:
-        ingesting = [
-            p
-            for p in psutil.Process(proc.pid).children(recursive=True)
-            if "ingest.py" in " ".join(p.cmdline())
-        ]
+        children = psutil.Process(proc.pid).children(recursive=True)
+        ingesting = [p for p in children if "ingest.py" in command(p)]
         temporaries = list(output.parent.glob(".events.h5.tmp-*")) if output.parent.exists() else []
         if ingesting and temporaries:
             break
